@@ -1,0 +1,155 @@
+# gort — Go's runtime, for C.
+#
+#   make            libgort.a, libgort.so, examples, tests
+#   make test       the whole suite; last line "N passed, N failed"
+#   make demo       builds and runs examples/tour
+#   make bench      C workloads beside the same workloads in Go
+#   make install PREFIX=/usr/local
+#
+# CC=clang works too; BUILD picks the output folder (default build/).
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+ARCH    ?= $(shell $(CC) -dumpmachine | cut -d- -f1)
+VERSION := 0.1.0
+
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Werror
+CFLAGS_LIB := -std=c11 $(OPT) $(WARN) -fno-omit-frame-pointer -fPIC \
+              -fvisibility=hidden -D_GNU_SOURCE -Iinclude $(EXTRA_CFLAGS)
+CFLAGS_APP := -std=c11 $(OPT) $(WARN) -fno-omit-frame-pointer -D_GNU_SOURCE \
+              -Iinclude $(EXTRA_CFLAGS)
+LDLIBS  := -pthread $(EXTRA_LDLIBS)
+
+# Optional: libdw (elfutils) for file:line in backtraces.
+HAVE_LIBDW ?= $(shell printf '#include <elfutils/libdwfl.h>\nint main(void){return 0;}\n' | \
+	$(CC) -x c - -ldw -o /dev/null 2>/dev/null && echo 1)
+ifeq ($(HAVE_LIBDW),1)
+CFLAGS_LIB += -DGORT_HAVE_LIBDW=1
+LDLIBS += -ldw
+endif
+
+LIB_SRCS := $(wildcard src/*.c)
+LIB_ASM  := src/arch/$(ARCH)/switch.S
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/switch.o
+LIB_A    := $(BUILD)/libgort.a
+LIB_SO   := $(BUILD)/libgort.so
+
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+TEST_SRCS := $(wildcard tests/*.c)
+TEST_BIN := $(BUILD)/tests/run-tests
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+.PHONY: all lib examples tests test demo bench install clean check-exports
+
+all: lib examples tests
+
+lib: $(LIB_A) $(LIB_SO)
+
+$(BUILD)/obj/%.o: src/%.c src/runtime.h include/gort.h | $(BUILD)/obj
+	$(CC) $(CFLAGS_LIB) -c $< -o $@
+
+$(BUILD)/obj/switch.o: $(LIB_ASM) | $(BUILD)/obj
+	$(CC) $(CFLAGS_LIB) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libgort.so.0 -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/examples $(BUILD)/tests $(BUILD)/bench:
+	mkdir -p $@
+
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: examples/%.c $(LIB_A) include/gort.h | $(BUILD)/examples
+	$(CC) $(CFLAGS_APP) $< -o $@ $(LIB_A) $(LDLIBS)
+
+tests: $(TEST_BIN)
+
+$(TEST_BIN): $(TEST_SRCS) tests/test-list.h tests/task.h $(LIB_A) | $(BUILD)/tests
+	$(CC) $(CFLAGS_APP) -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS)
+
+# The whole suite: each test in its own child with a timeout.
+test: $(TEST_BIN) check-exports
+	./$(TEST_BIN)
+
+# Only gort_ symbols may leave the shared library.
+check-exports: $(LIB_SO)
+	@bad=$$(nm -D --defined-only $(LIB_SO) | awk '{print $$3}' | grep -v '^gort_' | grep -v '^_' || true); \
+	if [ -n "$$bad" ]; then echo "non-gort symbols exported: $$bad"; exit 1; fi; \
+	echo "exports: only gort_ symbols"
+
+demo: $(BUILD)/examples/tour
+	./$(BUILD)/examples/tour
+
+$(BUILD)/bench/%: bench/%.c $(LIB_A) | $(BUILD)/bench
+	$(CC) $(CFLAGS_APP) -O2 $< -o $@ $(LIB_A) $(LDLIBS)
+
+bench: $(BENCH_BINS)
+	BUILD=$(BUILD) ./bench/run.sh
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/gort.h
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libgort.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libgort.so.0
+	ln -sf libgort.so.0 $(DESTDIR)$(PREFIX)/lib/libgort.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@LIBS_PRIVATE@|$(LDLIBS)|g' gort.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+
+clean:
+	rm -rf build build-*
+
+# --- aarch64 under qemu-user -------------------------------------------------
+#
+#   make arch-smoke     switch.S alone (tools/arch-smoke.c), natively and for
+#                       aarch64 under qemu-user
+#   make test-aarch64   cross-builds library, examples and tests into
+#                       build-aarch64/ and runs the suite under qemu-user
+#
+# Needs aarch64-linux-gnu-gcc and qemu-aarch64 (Debian: gcc-aarch64-linux-gnu,
+# qemu-user); the target's libc comes from /usr/aarch64-linux-gnu.
+
+AARCH64_CC    ?= aarch64-linux-gnu-gcc
+AARCH64_BUILD ?= build-aarch64
+AARCH64_QEMU  ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
+AARCH64_MAKE   = $(MAKE) CC=$(AARCH64_CC) ARCH=aarch64 BUILD=$(AARCH64_BUILD) \
+                 HAVE_LIBDW=
+
+# Tests the runner leaves out under qemu-user (GORT_TEST_SKIP, printed as
+# skipped, never counted as passed), each for a reason of the emulator,
+# not of the port:
+AARCH64_TEST_SKIP ?=
+
+.PHONY: arch-smoke arch-smoke-native arch-smoke-aarch64 test-aarch64
+
+$(BUILD)/tools:
+	mkdir -p $@
+
+# Only switch.S and the smoke program: no scheduler, no libgort.
+$(BUILD)/tools/arch-smoke: tools/arch-smoke.c $(LIB_ASM) | $(BUILD)/tools
+	$(CC) $(CFLAGS_APP) $^ -o $@ -lm
+
+arch-smoke-native: $(BUILD)/tools/arch-smoke
+	./$(BUILD)/tools/arch-smoke
+
+arch-smoke-aarch64:
+	$(AARCH64_MAKE) $(AARCH64_BUILD)/tools/arch-smoke
+	$(AARCH64_QEMU) $(AARCH64_BUILD)/tools/arch-smoke
+
+ifeq ($(ARCH),aarch64)
+arch-smoke: arch-smoke-native
+else
+arch-smoke: arch-smoke-native arch-smoke-aarch64
+endif
+
+test-aarch64:
+	$(AARCH64_MAKE) tests examples
+	GORT_TEST_SKIP="$(AARCH64_TEST_SKIP)" $(AARCH64_QEMU) \
+	    $(AARCH64_BUILD)/tests/run-tests

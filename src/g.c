@@ -1,0 +1,370 @@
+/*
+ * g.c — goroutine lifecycle: creation (gort_go), the entry trampoline's C
+ * half, exit, the free lists of dead Gs, goroutine ids and counts.
+ *
+ * A G is a small malloc'd struct; dead Gs are recycled through a per-P
+ * free list (owner only) that spills half to a global list under
+ * sched.gflock when it reaches GFREE_MAX, and refills from it in batches
+ * (Go's gfput/gfget).  A G created by gort_go holds a stack *reservation*
+ * (stack.c), not a stack: the stack is taken when the G first runs, so a
+ * burst of spawns costs G structs, not mappings.  A G created with a
+ * custom stack size maps its stack at once.
+ *
+ * Every G ever allocated is recorded in sched.allgs (under sched.lock),
+ * dead ones included, for checkdead and goroutine dumps.
+ *
+ * Goroutine ids come from sched.goidgen in batches of 16 per P.  Goroutine
+ * 1 is the first gort_run's main.
+ *
+ * Counting: each P counts the Gs created and ended on it (owner writes,
+ * relaxed); plain threads count in sched.ncreated_noP.  Goroutines
+ * abandoned by an earlier gort_run are subtracted (sched.old_alive minus
+ * those of them that have ended since).
+ */
+#include "runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define sched gort__sched
+#define GOID_BATCH 16
+
+static const char *const waitreason_strings[] = {
+#define X(name, str) [name] = str,
+    GORT_WAIT_REASONS(X)
+#undef X
+};
+
+const char *gort__waitreason_string(int r)
+{
+    if (r < 0 || r >= waitReasonCount)
+        return "unknown";
+    return waitreason_strings[r];
+}
+
+int64_t gort__newgoid(struct p *pp)
+{
+    if (!pp)
+        return atomic_fetch_add(&sched.goidgen, 1) + 1;
+    if (pp->goidcache == pp->goidcacheend) {
+        pp->goidcache = atomic_fetch_add(&sched.goidgen, GOID_BATCH) + 1;
+        pp->goidcacheend = pp->goidcache + GOID_BATCH;
+    }
+    return pp->goidcache++;
+}
+
+void gort__allgadd(struct g *gp)
+{
+    gort__lock(&sched.lock);
+    if (sched.nallgs == sched.capallgs) {
+        size_t ncap = sched.capallgs ? sched.capallgs * 2 : 1024;
+        struct g **nv = realloc(sched.allgs, ncap * sizeof *nv);
+        if (!nv)
+            gort__throw("out of memory recording goroutines");
+        sched.allgs = nv;
+        sched.capallgs = ncap;
+    }
+    sched.allgs[sched.nallgs++] = gp;
+    gort__unlock(&sched.lock);
+}
+
+struct g *gort__gfget(struct p *pp)
+{
+    if (pp && !pp->gfree && sched.ngfree > 0) {
+        /* Refill the local list with a batch from the global one. */
+        gort__lock(&sched.gflock);
+        while (pp->gfreecnt < GFREE_MAX / 2 && sched.gfree) {
+            struct g *gp = sched.gfree;
+            sched.gfree = gp->schedlink;
+            sched.ngfree--;
+            gp->schedlink = pp->gfree;
+            pp->gfree = gp;
+            pp->gfreecnt++;
+        }
+        gort__unlock(&sched.gflock);
+    }
+    struct g *gp;
+    if (pp) {
+        gp = pp->gfree;
+        if (gp) {
+            pp->gfree = gp->schedlink;
+            pp->gfreecnt--;
+        }
+    } else {
+        gort__lock(&sched.gflock);
+        gp = sched.gfree;
+        if (gp) {
+            sched.gfree = gp->schedlink;
+            sched.ngfree--;
+        }
+        gort__unlock(&sched.gflock);
+    }
+    if (gp)
+        gp->schedlink = NULL;
+    return gp;
+}
+
+void gort__gfput(struct p *pp, struct g *gp)
+{
+    gp->schedlink = pp->gfree;
+    pp->gfree = gp;
+    if (++pp->gfreecnt >= GFREE_MAX) {
+        gort__lock(&sched.gflock);
+        while (pp->gfreecnt > GFREE_MAX / 2) {
+            struct g *g1 = pp->gfree;
+            pp->gfree = g1->schedlink;
+            pp->gfreecnt--;
+            g1->schedlink = sched.gfree;
+            sched.gfree = g1;
+            sched.ngfree++;
+        }
+        gort__unlock(&sched.gflock);
+    }
+}
+
+static inline void count_add(_Atomic int64_t *c)
+{
+    /* Owner-only counter: a plain load and store, no RMW. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+int64_t gort__gcount(void)
+{
+    int64_t n = atomic_load(&sched.ncreated_noP);
+    for (int32_t i = 0; i < sched.nallp; i++) {
+        struct p *pp = sched.allp[i];
+        n += atomic_load_explicit(&pp->ncreated, memory_order_relaxed) -
+             atomic_load_explicit(&pp->nended, memory_order_relaxed);
+    }
+    n -= sched.old_alive - atomic_load(&sched.old_ended);
+    return n < 0 ? 0 : n;
+}
+
+int64_t gort_num_goroutine(void)
+{
+    gort__ensure_init();
+    return gort__gcount();
+}
+
+/* A new gort_run starts (sched.lock held): everything alive now belongs
+ * to older runs, except goroutines created between runs for this one. */
+void gort__gen_begin_locked(void)
+{
+    int64_t alive = atomic_load(&sched.ncreated_noP);
+    for (int32_t i = 0; i < sched.nallp; i++) {
+        struct p *pp = sched.allp[i];
+        alive += atomic_load(&pp->ncreated) - atomic_load(&pp->nended);
+    }
+    int64_t pre = atomic_exchange(&sched.nprecreated, 0);
+    sched.old_alive = alive - pre + atomic_load(&sched.old_ended);
+    atomic_fetch_add(&sched.gen, 1);
+}
+
+struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
+                        int64_t goid)
+{
+    size_t stksize = 0;
+    if (attr && attr->stack_size) {
+        if (attr->stack_size < GORT_STACK_MIN || attr->stack_size > GORT_STACK_MAX) {
+            errno = EINVAL;
+            return NULL;
+        }
+        stksize = attr->stack_size;
+    }
+    struct m *mp = gort__getm();
+    struct p *pp = mp ? mp->p : NULL;
+    struct g *gp = gort__gfget(pp);
+    bool fresh = false;
+    if (!gp) {
+        gp = calloc(1, sizeof *gp);
+        if (!gp) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        fresh = true;
+    }
+    if (stksize) {
+        if (gort__stack_alloc_sized(stksize, &gp->stack) != 0)
+            goto nomem;
+    } else {
+        if (gort__stack_reserve(pp) != 0)
+            goto nomem;
+        gp->stack_reserved = true;
+    }
+    if (attr && attr->name) {
+        gp->name = strdup(attr->name);
+        if (!gp->name) {
+            if (stksize)
+                gort__stack_free(pp, &gp->stack);
+            else
+                gort__stack_unreserve(pp);
+            gp->stack_reserved = false;
+            goto nomem;
+        }
+    }
+    if (fresh)
+        gort__allgadd(gp);
+    gp->fn = fn;
+    gp->arg = arg;
+    gp->sp = NULL;
+    gp->saved_errno = 0;
+    gp->goid = goid ? goid : gort__newgoid(pp);
+    gp->stack_size_req = stksize;
+    gp->lockedm = NULL;
+    gp->lockedcount = 0;
+    gp->waitreason = waitReasonZero;
+    struct g *cur = mp ? mp->curg : NULL;
+    if (cur) {
+        gp->gen = cur->gen;     /* children of abandoned goroutines die too */
+    } else {
+        bool live = sched.started && !sched.exiting;
+        gp->gen = atomic_load(&sched.gen) + (live ? 0 : 1);
+        if (!live)
+            atomic_fetch_add(&sched.nprecreated, 1);
+    }
+    if (pp)
+        count_add(&pp->ncreated);
+    else
+        atomic_fetch_add(&sched.ncreated_noP, 1);
+    atomic_store_explicit(&gp->status, _Grunnable, memory_order_release);
+    return gp;
+
+nomem:
+    if (fresh) {
+        free(gp);
+    } else {
+        gp->stack.lo = gp->stack.hi = 0;
+        if (pp)
+            gort__gfput(pp, gp);
+        else {
+            gort__lock(&sched.gflock);
+            gp->schedlink = sched.gfree;
+            sched.gfree = gp;
+            sched.ngfree++;
+            gort__unlock(&sched.gflock);
+        }
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
+int64_t gort_go_ex(void (*fn)(void *), void *arg, const gort_attr *attr)
+{
+    if (!fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    gort__ensure_init();
+    struct g *gp = gort__newproc(fn, arg, attr, 0);
+    if (!gp)
+        return -1;
+    int64_t id = gp->goid;
+    struct m *mp = gort__getm();
+    if (mp && mp->p) {
+        gort__runqput(mp->p, gp, true);
+        if (sched.main_started)
+            gort__wakep();
+    } else {
+        gort__globrunqput(gp);
+        gort__wakep();
+    }
+    return id;
+}
+
+int64_t gort_go(void (*fn)(void *), void *arg)
+{
+    return gort_go_ex(fn, arg, NULL);
+}
+
+int64_t gort_self(void)
+{
+    struct g *gp = gort__getg();
+    return gp ? gp->goid : 0;
+}
+
+/* The C half of a goroutine's first instructions (switch.S gostart). */
+void gort__goentry(struct g *gp)
+{
+    errno = 0;
+    gp->fn(gp->arg);
+    gort__goexit1();
+}
+
+/* On g0: gp is finished (or abandoned).  Free its stack, recycle it. */
+struct g *gort__goexit0(struct g *gp)
+{
+    struct m *mp = gort__getm();
+    struct p *pp = mp->p;
+    atomic_store_explicit(&gp->status, _Gdead, memory_order_release);
+    if (gp->gen != atomic_load(&sched.gen))
+        atomic_fetch_add(&sched.old_ended, 1);
+    count_add(&pp->nended);
+    if (gp->stack.lo)
+        gort__stack_free(pp, &gp->stack);
+    else if (gp->stack_reserved)
+        gort__stack_unreserve(pp);
+    gp->stack_reserved = false;
+    if (gp->lockedm) {
+        gp->lockedm = NULL;
+        gp->lockedcount = 0;
+        if (mp->lockedg == gp)
+            gort__dropm_locked(mp);
+    }
+    free(gp->name);
+    gp->name = NULL;
+    gp->m = NULL;
+    gp->fn = NULL;
+    gp->arg = NULL;
+    gp->param = NULL;
+    gort__gfput(pp, gp);
+    return NULL;
+}
+
+void gort__goexit1(void)
+{
+    gort__mcall(gort__goexit0);
+    gort__throw("goexit: dead goroutine resumed");
+}
+
+void gort_goexit(void)
+{
+    struct g *gp = gort__getg();
+    if (!gp)
+        gort__fatal("gort_goexit called outside a goroutine");
+    if (gp == sched.maing) {
+        gort__lock(&sched.lock);
+        sched.main_goexited = 1;
+        gort__unlock(&sched.lock);
+    }
+    gort__goexit1();
+}
+
+void gort__print_goroutine_headers(int fd)
+{
+    /* Called with the world stopped (checkdead: every M idle) or while
+     * dying; reads allgs without locking. */
+    char buf[160];
+    for (size_t i = 0; i < sched.nallgs; i++) {
+        struct g *gp = sched.allgs[i];
+        uint32_t st = atomic_load(&gp->status);
+        if (st == _Gdead || gp->gen != atomic_load(&sched.gen))
+            continue;
+        const char *what = st == _Gwaiting ? gort__waitreason_string(gp->waitreason)
+                         : st == _Grunnable ? "runnable"
+                         : st == _Grunning ? "running" : "syscall";
+        int n = snprintf(buf, sizeof buf, "goroutine %lld [%s]:\n",
+                         (long long)gp->goid, what);
+        if (write(fd, buf, (size_t)n) < 0)
+            return;
+        if (gp->name) {
+            n = snprintf(buf, sizeof buf, "\tname: %s\n", gp->name);
+            if (write(fd, buf, (size_t)n) < 0)
+                return;
+        }
+        if (write(fd, "\n", 1) < 0)
+            return;
+    }
+}

@@ -1,0 +1,1268 @@
+/*
+ * proc.c — the scheduler: Go's G/M/P model (see Go's src/runtime/proc.go,
+ * "Goroutine scheduler", for the design this follows).
+ *
+ *   G  a goroutine: a stack and a saved context (runtime.h, g.c).
+ *   M  an OS thread.  Each M runs the scheduler loop on its own thread
+ *      stack ("g0") and switches to goroutines from there.
+ *   P  a processor: the right to run goroutines, with a local run queue.
+ *      There are exactly gomaxprocs Ps; an M needs a P to run a G.
+ *
+ * Every goroutine switch goes through g0: a goroutine that parks, yields
+ * or exits switches to its M's g0 (gort__mcall), and g0 finishes the job
+ * (publishes the goroutine as waiting, queues it, frees it) *after* the
+ * goroutine's registers are saved, then picks the next goroutine.  That
+ * ordering is what makes it safe for another M to resume the goroutine the
+ * moment it is published.
+ *
+ * Run queues.  Each P has a 256-slot ring (runq) and a runnext slot.  Only
+ * the owner P pushes (writes a slot, then store-release the tail); anyone
+ * pops by CAS on the head (the owner from its own loop, thieves in
+ * runqgrab).  A thief copies slots *before* its CAS on head; if the CAS
+ * fails it discards the copy, so slots it read and the owner later
+ * overwrote are never used: the owner only overwrites a slot after head
+ * passed it, and a successful CAS proves head did not move.  runnext is set
+ * only by the owner (a goroutine readied by the running one runs next and
+ * inherits its time slice) and may be taken by anyone with a CAS to NULL.
+ * A full ring moves half of itself plus the new G to the global queue
+ * (sched.lock).  Every 61st schedule tick looks at the global queue first,
+ * so it cannot starve.
+ *
+ * Spinning Ms.  An M without work steals (4 rounds over the Ps in a random
+ * coprime order, half of a victim's queue, runnext only in the last round)
+ * while "spinning".  At most half the busy Ps' worth of Ms spin.  When work
+ * is submitted (gort_go, goready) wakep starts one spinning M if a P is
+ * idle and nobody spins.  The handshake that avoids lost work: a spinning
+ * M that gives up first releases its P, then decrements nmspinning, then
+ * re-checks every run queue; a submitter first publishes the G, then reads
+ * nmspinning/npidle (seq_cst on both sides).  Either the submitter sees no
+ * spinner and an idle P and wakes an M, or the spinner's re-check sees the
+ * G.  An M that finds work while spinning stops spinning and calls wakep,
+ * so a spinner stays around while there may be more work.
+ *
+ * Idle Ms sleep on a futex note (m.park) on sched.midle; startm hands such
+ * an M a P through m.nextp.  checkdead runs when an M goes idle: if no M
+ * is running anything, no goroutine can ever run again (until timers,
+ * netpoll and syscalls arrive, each of which counts as "running").
+ *
+ * gort_run: the calling thread is not an M; it starts one, queues the main
+ * goroutine and sleeps on sched.main_done.  When main returns, sched.exiting
+ * makes every M put its P down at its next scheduling point; the goroutines
+ * left belong to an old generation (g.gen) and are discarded if they are
+ * ever scheduled again.
+ *
+ * Locked goroutines (gort_lock_os_thread): the G and the M point at each
+ * other.  When the G blocks, its M hands its P off and sleeps
+ * (stoplockedm); an M that dequeues the G hands its own P to the locked M
+ * (startlockedm) and goes idle.
+ *
+ * Lock order: see runtime.h.  sched.lock is never held while switching.
+ */
+#include "runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+schedt gort__sched;
+#define sched gort__sched
+
+static __thread struct m *tls_m;
+
+/* ------------------------------------------------------------------------ */
+/* Thread-locals.  noinline + a memory barrier: the compiler must re-read   */
+/* them after any call that may have moved the goroutine to another M.      */
+/* ------------------------------------------------------------------------ */
+
+__attribute__((noinline)) struct m *gort__getm(void)
+{
+    __asm__ __volatile__("" ::: "memory");
+    return tls_m;
+}
+
+__attribute__((noinline)) void gort__setm(struct m *mp)
+{
+    __asm__ __volatile__("" ::: "memory");
+    tls_m = mp;
+}
+
+__attribute__((noinline)) struct g *gort__getg(void)
+{
+    __asm__ __volatile__("" ::: "memory");
+    struct m *mp = tls_m;
+    return mp ? mp->curg : NULL;
+}
+
+int *gort_errno_location(void)
+{
+    return __errno_location();
+}
+
+uint32_t gort__fastrand(void)
+{
+    struct m *mp = gort__getm();
+    static _Atomic uint32_t seed = 0x9e3779b9;
+    if (!mp)
+        return atomic_fetch_add(&seed, 0x9e3779b9) * 2654435761u;
+    /* xorshift64+ on the M's state (Go's fastrand idea). */
+    uint32_t s1 = mp->fastrand[0], s0 = mp->fastrand[1];
+    s1 ^= s1 << 17;
+    s1 = s1 ^ s0 ^ (s1 >> 7) ^ (s0 >> 16);
+    mp->fastrand[0] = s0;
+    mp->fastrand[1] = s1;
+    return s0 + s1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Local run queues                                                         */
+/* ------------------------------------------------------------------------ */
+
+static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t);
+
+bool gort__runqempty(struct p *pp)
+{
+    /* Read head, tail, runnext, and tail again: a G moving from runnext
+     * into the ring in between must not make the queue look empty. */
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
+        struct g *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
+        if (t == atomic_load_explicit(&pp->runqtail, memory_order_acquire))
+            return h == t && next == NULL;
+    }
+}
+
+void gort__runqput(struct p *pp, struct g *gp, bool next)
+{
+    if (next) {
+        struct g *old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak_explicit(
+            &pp->runnext, &old, gp, memory_order_acq_rel, memory_order_relaxed)) {
+        }
+        if (old == NULL)
+            return;
+        gp = old;   /* kick the old runnext to the tail of the ring */
+    }
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+        if (t - h < RUNQ_SIZE) {
+            atomic_store_explicit(&pp->runq[t % RUNQ_SIZE], gp, memory_order_relaxed);
+            atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
+            return;
+        }
+        if (runqputslow(pp, gp, h, t))
+            return;
+        /* A thief took some: the ring is not full any more, retry. */
+    }
+}
+
+/* Moves half the full ring plus gp to the global queue, in one batch. */
+static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t)
+{
+    struct g *batch[RUNQ_SIZE / 2 + 1];
+    uint32_t n = (t - h) / 2;
+    if (n != RUNQ_SIZE / 2)
+        gort__throw("runqputslow: queue is not full");
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&pp->runq[(h + i) % RUNQ_SIZE],
+                                        memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(
+            &pp->runqhead, &h, h + n, memory_order_release, memory_order_relaxed))
+        return false;
+    batch[n] = gp;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->schedlink = batch[i + 1];
+    gp->schedlink = NULL;
+    gort__lock(&sched.lock);
+    if (sched.runq.tail)
+        sched.runq.tail->schedlink = batch[0];
+    else
+        sched.runq.head = batch[0];
+    sched.runq.tail = gp;
+    sched.runq.size += n + 1;
+    atomic_store(&sched.runqsize, sched.runq.size);
+    gort__unlock(&sched.lock);
+    return true;
+}
+
+struct g *gort__runqget(struct p *pp, bool *inherit)
+{
+    struct g *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+    /* Only thieves can clear runnext behind our back; if one did, fall
+     * through to the ring. */
+    if (next && atomic_compare_exchange_strong_explicit(
+                    &pp->runnext, &next, NULL, memory_order_acq_rel,
+                    memory_order_relaxed)) {
+        *inherit = true;
+        return next;
+    }
+    *inherit = false;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+        if (t == h)
+            return NULL;
+        struct g *gp = atomic_load_explicit(&pp->runq[h % RUNQ_SIZE],
+                                            memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(
+                &pp->runqhead, &h, h + 1, memory_order_release,
+                memory_order_relaxed))
+            return gp;
+    }
+}
+
+/* Copies half of victim's ring into batch[batchhead...] (a ring of the
+ * thief's).  Returns how many were taken. */
+static uint32_t runqgrab(struct p *victim, _Atomic(struct g *) *batch,
+                         uint32_t batchhead, bool stealrunnext)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&victim->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&victim->runqtail, memory_order_acquire);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (stealrunnext) {
+                struct g *next = atomic_load_explicit(&victim->runnext,
+                                                      memory_order_acquire);
+                if (next) {
+                    /* The victim is probably about to run it (it was just
+                     * readied by the running G); give it a moment, as Go
+                     * does, so a ping-pong pair is not split across Ps. */
+                    if (atomic_load_explicit(&victim->status,
+                                             memory_order_relaxed) == _Prunning)
+                        gort__usleep(3);
+                    if (!atomic_compare_exchange_strong_explicit(
+                            &victim->runnext, &next, NULL,
+                            memory_order_acq_rel, memory_order_relaxed))
+                        continue;
+                    atomic_store_explicit(&batch[batchhead % RUNQ_SIZE], next,
+                                          memory_order_relaxed);
+                    return 1;
+                }
+            }
+            return 0;
+        }
+        if (n > RUNQ_SIZE / 2)  /* read inconsistent h and t */
+            continue;
+        for (uint32_t i = 0; i < n; i++) {
+            struct g *gp = atomic_load_explicit(&victim->runq[(h + i) % RUNQ_SIZE],
+                                                memory_order_relaxed);
+            atomic_store_explicit(&batch[(batchhead + i) % RUNQ_SIZE], gp,
+                                  memory_order_relaxed);
+        }
+        if (atomic_compare_exchange_strong_explicit(
+                &victim->runqhead, &h, h + n, memory_order_release,
+                memory_order_relaxed))
+            return n;
+    }
+}
+
+/* Steals half of victim's queue into pp's; returns one G to run. */
+uint32_t gort__runqsteal(struct p *pp, struct p *victim, bool stealrunnext,
+                         struct g **out)
+{
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    uint32_t n = runqgrab(victim, pp->runq, t, stealrunnext);
+    if (n == 0) {
+        *out = NULL;
+        return 0;
+    }
+    n--;
+    *out = atomic_load_explicit(&pp->runq[(t + n) % RUNQ_SIZE],
+                                memory_order_relaxed);
+    if (n > 0) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        if (t - h + n >= RUNQ_SIZE)
+            gort__throw("runqsteal: runq overflow");
+        atomic_store_explicit(&pp->runqtail, t + n, memory_order_release);
+    }
+    return n + 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Global run queue (sched.lock)                                            */
+/* ------------------------------------------------------------------------ */
+
+static void globrunqput_locked(struct g *gp)
+{
+    gp->schedlink = NULL;
+    if (sched.runq.tail)
+        sched.runq.tail->schedlink = gp;
+    else
+        sched.runq.head = gp;
+    sched.runq.tail = gp;
+    sched.runq.size++;
+    atomic_store(&sched.runqsize, sched.runq.size);
+}
+
+void gort__globrunqput(struct g *gp)
+{
+    gort__lock(&sched.lock);
+    globrunqput_locked(gp);
+    gort__unlock(&sched.lock);
+}
+
+static struct g *globrunqget_locked(struct p *pp, int64_t max)
+{
+    int64_t size = sched.runq.size;
+    if (size == 0)
+        return NULL;
+    int32_t procs = atomic_load(&sched.gomaxprocs);
+    int64_t n = size / procs + 1;
+    if (n > size)
+        n = size;
+    if (max > 0 && n > max)
+        n = max;
+    if (n > RUNQ_SIZE / 2)
+        n = RUNQ_SIZE / 2;
+    sched.runq.size -= n;
+    atomic_store(&sched.runqsize, sched.runq.size);
+    struct g *gp = sched.runq.head;
+    sched.runq.head = gp->schedlink;
+    if (!sched.runq.head)
+        sched.runq.tail = NULL;
+    for (n--; n > 0; n--) {
+        struct g *g1 = sched.runq.head;
+        sched.runq.head = g1->schedlink;
+        if (!sched.runq.head)
+            sched.runq.tail = NULL;
+        gort__runqput(pp, g1, false);
+    }
+    return gp;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Idle Ps and Ms (sched.lock)                                              */
+/* ------------------------------------------------------------------------ */
+
+static void checkdead(void);
+
+static void pidleput(struct p *pp)
+{
+    if (!gort__runqempty(pp))
+        gort__throw("pidleput: P has non-empty run queue");
+    atomic_store(&pp->status, _Pidle);
+    pp->link = sched.pidle;
+    sched.pidle = pp;
+    atomic_fetch_add(&sched.npidle, 1);
+}
+
+static struct p *pidleget(void)
+{
+    struct p *pp = sched.pidle;
+    if (pp) {
+        sched.pidle = pp->link;
+        atomic_fetch_sub(&sched.npidle, 1);
+    }
+    return pp;
+}
+
+static void mput(struct m *mp)
+{
+    mp->schedlink = sched.midle;
+    sched.midle = mp;
+    sched.nmidle++;
+    checkdead();
+}
+
+static struct m *mget(void)
+{
+    struct m *mp = sched.midle;
+    if (mp) {
+        sched.midle = mp->schedlink;
+        sched.nmidle--;
+    }
+    return mp;
+}
+
+static void acquirep(struct m *mp, struct p *pp)
+{
+    if (mp->p || pp->m)
+        gort__throw("acquirep: already in go");
+    mp->p = pp;
+    pp->m = mp;
+    atomic_store(&pp->status, _Prunning);
+}
+
+static struct p *releasep(struct m *mp)
+{
+    struct p *pp = mp->p;
+    if (!pp || pp->m != mp)
+        gort__throw("releasep: invalid p state");
+    pp->m = NULL;
+    mp->p = NULL;
+    atomic_store(&pp->status, _Pidle);
+    return pp;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ms                                                                       */
+/* ------------------------------------------------------------------------ */
+
+static void schedule_loop(struct m *mp) __attribute__((noreturn));
+
+/* Links a new M into allm; called by the M itself (needs sched.lock). */
+static void mcommoninit_locked(struct m *mp)
+{
+    mp->alllink = sched.allm;
+    sched.allm = mp;
+}
+
+static void *mstart(void *arg)
+{
+    struct m *mp = arg;
+    mp->procid = (pid_t)syscall(SYS_gettid);
+    gort__setm(mp);
+    gort__minit(mp);
+    gort__lock(&sched.lock);
+    mcommoninit_locked(mp);
+    gort__unlock(&sched.lock);
+    struct p *pp = mp->nextp;
+    mp->nextp = NULL;
+    acquirep(mp, pp);
+    schedule_loop(mp);
+}
+
+/* Creates an M that starts with pp (and spinning, if asked).  Called with
+ * the M's id already reserved in sched.mnext.  Returns -1 (errno set) if
+ * the thread cannot be created. */
+static int newm(struct p *pp, bool spinning, int64_t id)
+{
+    struct m *mp = calloc(1, sizeof *mp);
+    if (!mp) {
+        errno = ENOMEM;
+        return -1;
+    }
+    mp->id = id;
+    mp->nextp = pp;
+    mp->spinning = spinning;
+    mp->fastrand[0] = (uint32_t)(id * 0x9e3779b9u) | 1;
+    mp->fastrand[1] = (uint32_t)(gort_nanotime() ^ (uint64_t)(uintptr_t)mp) | 1;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* Block signals in the new thread until it has its sigaltstack. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int r = pthread_create(&mp->thread, &attr, mstart, mp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (r != 0) {
+        free(mp);
+        errno = r;
+        return -1;
+    }
+    return 0;
+}
+
+/* Schedules some M to run pp (or any idle P when pp is NULL).  Returns
+ * -1 if no thread could be created for it. */
+static int startm(struct p *pp, bool spinning)
+{
+    gort__lock(&sched.lock);
+    if (!pp) {
+        pp = pidleget();
+        if (!pp) {
+            gort__unlock(&sched.lock);
+            if (spinning)
+                atomic_fetch_sub(&sched.nmspinning, 1);
+            return 0;
+        }
+    }
+    struct m *nmp = mget();
+    if (!nmp) {
+        if (sched.mnext - sched.nmfreed >= sched.maxmcount) {
+            gort__unlock(&sched.lock);
+            fprintf(stderr, "runtime: program exceeds %d-thread limit\n",
+                    sched.maxmcount);
+            gort__fatal("thread exhaustion");
+        }
+        int64_t id = sched.mnext++;     /* counts as running for checkdead */
+        gort__unlock(&sched.lock);
+        if (newm(pp, spinning, id) != 0) {
+            int err = errno;
+            gort__lock(&sched.lock);
+            sched.nmfreed++;
+            pidleput(pp);
+            if (spinning)
+                atomic_fetch_sub(&sched.nmspinning, 1);
+            checkdead();
+            gort__unlock(&sched.lock);
+            errno = err;
+            return -1;
+        }
+        return 0;
+    }
+    gort__unlock(&sched.lock);
+    if (nmp->spinning || nmp->nextp)
+        gort__throw("startm: m is spinning or has a p");
+    nmp->spinning = spinning;
+    nmp->nextp = pp;
+    gort__notewakeup(&nmp->park);
+    return 0;
+}
+
+/* Stops the current M until it is handed a P; returns with that P. */
+static void stopm(struct m *mp)
+{
+    if (mp->p)
+        gort__throw("stopm holding p");
+    if (mp->spinning)
+        gort__throw("stopm spinning");
+    gort__lock(&sched.lock);
+    mput(mp);
+    gort__unlock(&sched.lock);
+    mp->blocked = true;
+    gort__notesleep(&mp->park);
+    gort__noteclear(&mp->park);
+    mp->blocked = false;
+    acquirep(mp, mp->nextp);
+    mp->nextp = NULL;
+}
+
+void gort__wakep(void)
+{
+    if (atomic_load(&sched.npidle) == 0)
+        return;
+    int32_t zero = 0;
+    if (atomic_load(&sched.nmspinning) != 0 ||
+        !atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1))
+        return;
+    startm(NULL, true);
+}
+
+/* Hands off pp, which its M is giving up (locked G parked, M exiting). */
+static void handoffp(struct p *pp)
+{
+    if (!gort__runqempty(pp) || atomic_load(&sched.runqsize) != 0) {
+        startm(pp, false);
+        return;
+    }
+    int32_t zero = 0;
+    if (atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) == 0 &&
+        atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1)) {
+        startm(pp, true);
+        return;
+    }
+    gort__lock(&sched.lock);
+    if (sched.runq.size != 0) {
+        gort__unlock(&sched.lock);
+        startm(pp, false);
+        return;
+    }
+    pidleput(pp);
+    gort__unlock(&sched.lock);
+}
+
+static void resetspinning(struct m *mp)
+{
+    mp->spinning = false;
+    if (atomic_fetch_sub(&sched.nmspinning, 1) <= 0)
+        gort__throw("findrunnable: negative nmspinning");
+    /* We were the spinner and found work: there may be more, so make
+     * sure somebody else is looking. */
+    gort__wakep();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Finding work                                                             */
+/* ------------------------------------------------------------------------ */
+
+static unsigned gcd(unsigned a, unsigned b)
+{
+    while (b) {
+        unsigned t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static struct g *stealwork(struct p *pp)
+{
+    int32_t n = sched.nallp;
+    if (n <= 1)
+        return NULL;
+    for (int i = 0; i < 4; i++) {
+        bool last = i == 3;
+        unsigned pos = gort__fastrand() % (unsigned)n;
+        unsigned inc = 1 + gort__fastrand() % (unsigned)(n - 1 ? n - 1 : 1);
+        while (gcd(inc, (unsigned)n) != 1)
+            inc = inc % (unsigned)n + 1;
+        for (int32_t k = 0; k < n; k++, pos = (pos + inc) % (unsigned)n) {
+            struct p *p2 = sched.allp[pos];
+            if (!p2 || p2 == pp)
+                continue;
+            uint32_t st = atomic_load_explicit(&p2->status, memory_order_relaxed);
+            if (st == _Pdead || (st == _Pidle && !last))
+                continue;
+            struct g *gp;
+            if (gort__runqsteal(pp, p2, last, &gp)) {
+                atomic_fetch_add_explicit(&pp->nsteal, 1, memory_order_relaxed);
+                return gp;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Is there any work in any run queue? (after dropping our P) */
+static bool anywork(void)
+{
+    if (atomic_load(&sched.runqsize) != 0)
+        return true;
+    for (int32_t i = 0; i < sched.nallp; i++) {
+        struct p *p2 = sched.allp[i];
+        if (p2 && !gort__runqempty(p2))
+            return true;
+    }
+    return false;
+}
+
+/* Gives back a P whose id is past gomaxprocs: its queue goes global. */
+static void retirep_locked(struct p *pp)
+{
+    struct g *gp;
+    bool inherit;
+    while ((gp = gort__runqget(pp, &inherit)) != NULL)
+        globrunqput_locked(gp);
+    atomic_store(&pp->status, _Pdead);
+}
+
+/* Returns a runnable G, with mp->p set.  Blocks (the M sleeps) until one
+ * exists. */
+static struct g *findrunnable(struct m *mp, bool *inherit)
+{
+    struct p *pp;
+    struct g *gp;
+top:
+    pp = mp->p;
+    *inherit = false;
+    if (unlikely(sched.exiting || pp->id >= atomic_load(&sched.gomaxprocs))) {
+        /* main returned, or our P was removed by gort_maxprocs. */
+        if (mp->spinning) {
+            mp->spinning = false;
+            atomic_fetch_sub(&sched.nmspinning, 1);
+        }
+        if (sched.exiting) {
+            /* Goroutines left in our queue were abandoned with main. */
+            bool inh;
+            while ((gp = gort__runqget(pp, &inh)) != NULL)
+                gort__goexit0(gp);
+        }
+        gort__lock(&sched.lock);
+        releasep(mp);
+        if (pp->id >= atomic_load(&sched.gomaxprocs)) {
+            retirep_locked(pp);
+            gort__unlock(&sched.lock);
+            gort__stack_flush_cache(pp);
+            gort__wakep();
+        } else {
+            pidleput(pp);
+            gort__unlock(&sched.lock);
+        }
+        stopm(mp);
+        goto top;
+    }
+
+    /* Fairness: now and then look at the global queue first. */
+    if (pp->schedtick % 61 == 0 && atomic_load(&sched.runqsize) > 0) {
+        gort__lock(&sched.lock);
+        gp = globrunqget_locked(pp, 1);
+        gort__unlock(&sched.lock);
+        if (gp)
+            return gp;
+    }
+    if ((gp = gort__runqget(pp, inherit)) != NULL)
+        return gp;
+    if (atomic_load(&sched.runqsize) > 0) {
+        gort__lock(&sched.lock);
+        gp = globrunqget_locked(pp, 0);
+        gort__unlock(&sched.lock);
+        if (gp)
+            return gp;
+    }
+
+    /* Steal, if not too many Ms are at it already. */
+    int32_t procs = atomic_load(&sched.gomaxprocs);
+    if (mp->spinning ||
+        2 * atomic_load(&sched.nmspinning) < procs - atomic_load(&sched.npidle)) {
+        if (!mp->spinning) {
+            mp->spinning = true;
+            atomic_fetch_add(&sched.nmspinning, 1);
+        }
+        if ((gp = stealwork(pp)) != NULL)
+            return gp;
+    }
+
+    /* Nothing: give up the P. */
+    gort__lock(&sched.lock);
+    if (sched.runq.size != 0) {
+        gp = globrunqget_locked(pp, 0);
+        gort__unlock(&sched.lock);
+        return gp;
+    }
+    releasep(mp);
+    pidleput(pp);
+    gort__unlock(&sched.lock);
+
+    /* The delicate dance: stop spinning, then look once more, so that a
+     * G submitted while we were spinning (whose submitter saw us spinning
+     * and woke nobody) is not stranded. */
+    if (mp->spinning) {
+        mp->spinning = false;
+        if (atomic_fetch_sub(&sched.nmspinning, 1) <= 0)
+            gort__throw("findrunnable: negative nmspinning");
+        if (anywork()) {
+            gort__lock(&sched.lock);
+            pp = pidleget();
+            gort__unlock(&sched.lock);
+            if (pp) {
+                acquirep(mp, pp);
+                mp->spinning = true;
+                atomic_fetch_add(&sched.nmspinning, 1);
+                goto top;
+            }
+        }
+    }
+    stopm(mp);
+    goto top;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running goroutines                                                       */
+/* ------------------------------------------------------------------------ */
+
+static void stoplockedm(struct m *mp);
+static void startlockedm(struct m *mp, struct g *gp);
+
+/* Switches from g0 to gp; returns on g0 when gp switches back. */
+static void execute(struct m *mp, struct g *gp, bool inherit)
+{
+    struct p *pp = mp->p;
+    if (unlikely(gp->stack.lo == 0)) {
+        if (gp->stack_reserved) {
+            if (gort__stack_get_reserved(pp, &gp->stack) != 0)
+                gort__fatal("out of memory allocating a goroutine stack");
+            gp->stack_reserved = false;
+        }
+        gp->sp = gort__makectx(gp->stack.hi, gp);
+    }
+    mp->curg = gp;
+    gp->m = mp;
+    atomic_store_explicit(&gp->status, _Grunning, memory_order_relaxed);
+    gp->preempt = false;
+    if (!inherit) {
+        pp->schedtick++;
+        atomic_store_explicit(
+            &pp->nschedtick,
+            atomic_load_explicit(&pp->nschedtick, memory_order_relaxed) + 1,
+            memory_order_relaxed);
+    }
+    gort__swapctx(&mp->g0sp, gp->sp);
+    /* Back on g0: gp called gort__mcall. */
+    if (unlikely(!gort__stack_canary_ok(&gp->stack))) {
+        fprintf(stderr, "runtime: goroutine %lld overflowed its %zu-byte stack\n",
+                (long long)gp->goid, (size_t)(gp->stack.hi - gp->stack.lo));
+        gort__fatal("stack overflow");
+    }
+    mp->curg = NULL;
+}
+
+static void schedule_loop(struct m *mp)
+{
+    for (;;) {
+        bool inherit;
+        struct g *gp;
+        if (unlikely(mp->lockedg)) {
+            /* Our goroutine is wired to us: wait until it is runnable. */
+            stoplockedm(mp);
+            gp = mp->lockedg;
+            inherit = false;
+        } else {
+            gp = findrunnable(mp, &inherit);
+            if (mp->spinning)
+                resetspinning(mp);
+            if (unlikely(gp->gen != atomic_load(&sched.gen))) {
+                /* Abandoned by an earlier gort_run: never runs again. */
+                gort__goexit0(gp);
+                continue;
+            }
+            if (unlikely(gp->lockedm != NULL && gp->lockedm != mp)) {
+                startlockedm(mp, gp);
+                continue;
+            }
+        }
+        for (;;) {
+            execute(mp, gp, inherit);
+            struct g *(*fn)(struct g *) = mp->mcall_fn;
+            mp->mcall_fn = NULL;
+            gp = fn(gp);
+            if (!gp)
+                break;
+            inherit = true;
+        }
+        if (unlikely(mp->exiting)) {
+            /* A locked goroutine ended without unlocking: the thread goes
+             * with it, as in Go. */
+            struct p *pp;
+            gort__lock(&sched.lock);
+            pp = releasep(mp);
+            sched.nmfreed++;
+            for (struct m **pm = &sched.allm; *pm; pm = &(*pm)->alllink)
+                if (*pm == mp) {
+                    *pm = mp->alllink;
+                    break;
+                }
+            gort__unlock(&sched.lock);
+            handoffp(pp);
+            gort__unminit(mp);
+            gort__setm(NULL);
+            free(mp);
+            pthread_exit(NULL);
+        }
+    }
+}
+
+void gort__mcall(struct g *(*fn)(struct g *))
+{
+    struct m *mp = gort__getm();
+    struct g *gp = mp->curg;
+    mp->mcall_fn = fn;
+    gp->saved_errno = errno;
+    gort__swapctx(&gp->sp, mp->g0sp);
+    /* Resumed, possibly on another thread: errno is per thread. */
+    errno = gp->saved_errno;
+}
+
+static struct g *park_m(struct g *gp)
+{
+    struct m *mp = gp->m;
+    atomic_store_explicit(&gp->status, _Gwaiting, memory_order_release);
+    bool (*unlockf)(struct g *, void *) = mp->waitunlockf;
+    void *lock = mp->waitlock;
+    mp->waitunlockf = NULL;
+    mp->waitlock = NULL;
+    if (unlockf && !unlockf(gp, lock)) {
+        atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
+        return gp;  /* resume it at once, in the same time slice */
+    }
+    return NULL;
+}
+
+void gort__gopark(bool (*unlockf)(struct g *, void *), void *lock, int reason)
+{
+    struct m *mp = gort__getm();
+    struct g *gp = mp->curg;
+    gp->waitreason = (uint8_t)reason;
+    gp->waitsince = gort__coarsetime();
+    mp->waitunlockf = unlockf;
+    mp->waitlock = lock;
+    gort__mcall(park_m);
+}
+
+void gort__goready(struct g *gp)
+{
+    uint32_t st = atomic_load_explicit(&gp->status, memory_order_acquire);
+    if (unlikely(st != _Gwaiting))
+        gort__throw("bad g->status in ready");
+    atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
+    struct m *mp = gort__getm();
+    if (mp && mp->p)
+        gort__runqput(mp->p, gp, true);
+    else
+        gort__globrunqput(gp);
+    gort__wakep();
+}
+
+static struct g *gosched_m(struct g *gp)
+{
+    struct m *mp = gp->m;
+    atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
+    if (mp->lockedg) {
+        /* Stay on this M: go around the global queue so others get a
+         * turn, and come back through startlockedm. */
+        gort__globrunqput(gp);
+        gort__wakep();
+        return NULL;
+    }
+    gort__runqput(mp->p, gp, false);
+    return NULL;
+}
+
+void gort_yield(void)
+{
+    struct m *mp = gort__getm();
+    if (!mp || !mp->curg)
+        return;     /* a plain thread: nothing to yield to */
+    gort__mcall(gosched_m);
+}
+
+void gort__goyield(void)
+{
+    gort__mcall(gosched_m);
+}
+
+bool gort__canspin(int i)
+{
+    /* Spin only briefly, only on a multicore machine with other Ps busy
+     * (someone may release the lock soon), and only when nobody is
+     * waiting to run on our P. */
+    static int ncpu;
+    if (!ncpu)
+        ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (i >= 4 || ncpu <= 1 ||
+        atomic_load_explicit(&sched.gomaxprocs, memory_order_relaxed) <=
+            atomic_load_explicit(&sched.npidle, memory_order_relaxed) +
+                atomic_load_explicit(&sched.nmspinning, memory_order_relaxed) + 1)
+        return false;
+    struct m *mp = gort__getm();
+    if (mp && mp->p && !gort__runqempty(mp->p))
+        return false;
+    return true;
+}
+
+void gort__dospin(void)
+{
+    gort__procyield(30);
+}
+
+void gort__note_foreign(void)
+{
+    static __thread bool counted;
+    if (!counted) {
+        counted = true;
+        atomic_fetch_add(&sched.nforeign, 1);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Locked threads                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Our locked G is not runnable: give the P away and sleep until someone
+ * that dequeued the G hands us a P (startlockedm). */
+static void stoplockedm(struct m *mp)
+{
+    if (mp->p) {
+        struct p *pp = releasep(mp);
+        handoffp(pp);
+    }
+    gort__lock(&sched.lock);
+    sched.nmidlelocked++;
+    checkdead();
+    gort__unlock(&sched.lock);
+    mp->blocked = true;
+    gort__notesleep(&mp->park);
+    gort__noteclear(&mp->park);
+    mp->blocked = false;
+    gort__lock(&sched.lock);
+    sched.nmidlelocked--;
+    gort__unlock(&sched.lock);
+    acquirep(mp, mp->nextp);
+    mp->nextp = NULL;
+}
+
+/* gp is locked to another M: hand it our P and go idle. */
+static void startlockedm(struct m *mp, struct g *gp)
+{
+    struct m *lm = gp->lockedm;
+    if (lm == mp)
+        gort__throw("startlockedm: locked to me");
+    struct p *pp = releasep(mp);
+    lm->nextp = pp;
+    gort__notewakeup(&lm->park);
+    stopm(mp);
+}
+
+void gort_lock_os_thread(void)
+{
+    struct m *mp = gort__getm();
+    if (!mp || !mp->curg)
+        return;
+    struct g *gp = mp->curg;
+    if (gp->lockedcount++ == 0) {
+        gp->lockedm = mp;
+        mp->lockedg = gp;
+    }
+}
+
+void gort_unlock_os_thread(void)
+{
+    struct m *mp = gort__getm();
+    if (!mp || !mp->curg)
+        return;
+    struct g *gp = mp->curg;
+    if (gp->lockedcount == 0)
+        return;     /* as in Go: unlock without lock does nothing */
+    if (--gp->lockedcount == 0) {
+        gp->lockedm = NULL;
+        mp->lockedg = NULL;
+    }
+}
+
+/* Called by goexit0 for a G that ends locked: its M must exit. */
+void gort__dropm_locked(struct m *mp)
+{
+    mp->lockedg = NULL;
+    mp->exiting = true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deadlock detection (sched.lock held)                                     */
+/* ------------------------------------------------------------------------ */
+
+static void checkdead(void)
+{
+    if (!sched.started || sched.exiting)
+        return;
+    /* A plain thread that has used gort objects may still wake somebody:
+     * we cannot know, so we do not guess. */
+    if (atomic_load(&sched.nforeign) > 0)
+        return;
+    int64_t run = (sched.mnext - sched.nmfreed) - sched.nmidle -
+                  sched.nmidlelocked;
+    if (run > 0)
+        return;
+    if (run < 0) {
+        fprintf(stderr, "runtime: checkdead: nmidle=%d nmidlelocked=%d mcount=%lld\n",
+                sched.nmidle, sched.nmidlelocked,
+                (long long)(sched.mnext - sched.nmfreed));
+        gort__throw("checkdead: inconsistent counts");
+    }
+    if (gort__gcount() == 0) {
+        if (sched.main_goexited)
+            gort__fatal("no goroutines (main called runtime.Goexit) - deadlock!");
+        return;
+    }
+    gort__write_str(2, "fatal error: all goroutines are asleep - deadlock!\n\n");
+    gort__print_goroutine_headers(2);
+    gort__exit2();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Start-up, gort_run, GOMAXPROCS                                           */
+/* ------------------------------------------------------------------------ */
+
+static int ncpu_allowed(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static int32_t want_procs;      /* set before start by gort_maxprocs */
+
+static struct p *allocp(int32_t id)
+{
+    struct p *pp = sched.allp[id];
+    if (!pp) {
+        pp = aligned_alloc(64, (sizeof *pp + 63) & ~(size_t)63);
+        if (!pp)
+            return NULL;
+        memset(pp, 0, sizeof *pp);
+        pp->id = id;
+        sched.allp[id] = pp;
+    }
+    return pp;
+}
+
+/* Sets the number of Ps to n.  sched.lock held.  Growing adds idle Ps;
+ * shrinking takes idle Ps off the idle list now and lets running ones
+ * retire at their next scheduling point (findrunnable). */
+static int procresize_locked(int32_t n)
+{
+    for (int32_t i = sched.nallp; i < n; i++) {
+        if (!allocp(i))
+            return -1;
+        sched.nallp = i + 1;
+        sched.allp[i]->status = _Pdead;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        struct p *pp = sched.allp[i];
+        if (atomic_load(&pp->status) == _Pdead)
+            pidleput(pp);
+    }
+    atomic_store(&sched.gomaxprocs, n);
+    /* Drop idle Ps that are now out of range. */
+    for (struct p **pl = &sched.pidle; *pl;) {
+        struct p *pp = *pl;
+        if (pp->id >= n) {
+            *pl = pp->link;
+            atomic_fetch_sub(&sched.npidle, 1);
+            retirep_locked(pp);
+            gort__stack_flush_cache(pp);
+        } else {
+            pl = &pp->link;
+        }
+    }
+    return 0;
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_errno;
+
+static void runtime_init(void)
+{
+    gort__parse_env();
+    gort__stack_init();
+    gort__signal_init();
+    sched.maxmcount = 10000;
+    atomic_store(&sched.goidgen, 1);    /* goroutine 1 is main's */
+    int32_t n = gort__debug.maxprocs ? gort__debug.maxprocs : ncpu_allowed();
+    if (n > GORT_MAXPROCS_MAX)
+        n = GORT_MAXPROCS_MAX;
+    want_procs = n;
+    atomic_store(&sched.gomaxprocs, n);
+}
+
+void gort__ensure_init(void)
+{
+    pthread_once(&init_once, runtime_init);
+}
+
+int gort_maxprocs(int n)
+{
+    if (n < 0 || n > GORT_MAXPROCS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    gort__ensure_init();
+    gort__lock(&sched.lock);
+    int prev = atomic_load(&sched.gomaxprocs);
+    if (n == 0 || n == prev) {
+        gort__unlock(&sched.lock);
+        return prev;
+    }
+    if (!sched.main_started) {
+        want_procs = n;
+        atomic_store(&sched.gomaxprocs, n);
+        gort__unlock(&sched.lock);
+        return prev;
+    }
+    if (procresize_locked(n) != 0) {
+        gort__unlock(&sched.lock);
+        errno = ENOMEM;
+        return -1;
+    }
+    gort__unlock(&sched.lock);
+    /* New Ps: put them to work if there is any. */
+    for (int i = prev; i < n; i++)
+        gort__wakep();
+    return prev;
+}
+
+int gort_proc_stats(gort_proc_stat *out, int n)
+{
+    gort__ensure_init();
+    int procs = atomic_load(&sched.gomaxprocs);
+    for (int i = 0; i < n && i < procs && i < sched.nallp; i++) {
+        struct p *pp = sched.allp[i];
+        out[i].schedtick = atomic_load_explicit(&pp->nschedtick, memory_order_relaxed);
+        out[i].steals = atomic_load_explicit(&pp->nsteal, memory_order_relaxed);
+    }
+    return procs;
+}
+
+struct mainarg {
+    void (*fn)(void *);
+    void *arg;
+};
+static struct mainarg mainarg;
+
+static void main_wrapper(void *unused)
+{
+    (void)unused;
+    mainarg.fn(mainarg.arg);
+    gort__lock(&sched.lock);
+    sched.exiting = true;
+    gort__unlock(&sched.lock);
+    gort__notewakeup(&sched.main_done);
+}
+
+int gort_run(void (*main_fn)(void *), void *arg)
+{
+    if (!main_fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (gort__getm() != NULL) {
+        errno = EBUSY;  /* from a goroutine (or an M) */
+        return -1;
+    }
+    gort__ensure_init();
+    if (init_errno) {
+        errno = init_errno;
+        return -1;
+    }
+    gort__lock(&sched.lock);
+    if (sched.started) {
+        gort__unlock(&sched.lock);
+        errno = EBUSY;
+        return -1;
+    }
+    if (!sched.main_started) {
+        if (procresize_locked(want_procs) != 0) {
+            gort__unlock(&sched.lock);
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    sched.started = true;
+    sched.exiting = false;
+    sched.main_goexited = 0;
+    gort__noteclear(&sched.main_done);
+    gort__gen_begin_locked();
+    gort__unlock(&sched.lock);
+
+    mainarg.fn = main_fn;
+    mainarg.arg = arg;
+    int64_t goid = sched.main_started ? 0 : 1;
+    struct g *gp = gort__newproc(main_wrapper, NULL, NULL, goid);
+    if (!gp) {
+        int err = errno;
+        gort__lock(&sched.lock);
+        sched.started = false;
+        gort__unlock(&sched.lock);
+        errno = err;
+        return -1;
+    }
+    gort__lock(&sched.lock);
+    sched.main_started = true;
+    sched.maing = gp;
+    gort__unlock(&sched.lock);
+    gort__globrunqput(gp);
+    if (startm(NULL, false) != 0) {
+        /* No thread for the main goroutine.  If some M is still alive
+         * (busy with an abandoned goroutine), it will get to it. */
+        gort__lock(&sched.lock);
+        bool none = sched.mnext - sched.nmfreed == 0;
+        gort__unlock(&sched.lock);
+        if (none) {
+            int err = errno;
+            gort__lock(&sched.lock);
+            sched.started = false;
+            gort__unlock(&sched.lock);
+            errno = err == ENOMEM ? ENOMEM : EAGAIN;
+            return -1;
+        }
+    }
+    /* Start the other pre-queued goroutines' Ps too. */
+    gort__wakep();
+    gort__notesleep(&sched.main_done);
+    gort__lock(&sched.lock);
+    sched.started = false;
+    gort__unlock(&sched.lock);
+    return 0;
+}

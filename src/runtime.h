@@ -1,0 +1,425 @@
+/*
+ * runtime.h — gort's core types: g (goroutine), m (OS thread), p (processor),
+ * sudog (a goroutine waiting on an object), the global scheduler state, and
+ * the internal interfaces every subsystem uses (gopark/goready, locks,
+ * notes).  A reader who knows Go's src/runtime/runtime2.go should find the
+ * same shapes here.
+ *
+ * Lock order (a lock may be taken while holding only locks above it):
+ *
+ *     sema bucket lock (sema.c)
+ *       sched.lock            (proc.c: idle lists, global run queue, allgs)
+ *         sched.gflock        (g.c: global free G list)
+ *           stackpool.lock    (stack.c: global stack pool)
+ *
+ * Runtime locks are never held across a goroutine switch except the one a
+ * gopark hands to its unlock function, which g0 releases after the parking
+ * goroutine's context is saved.  No runtime lock is held while calling user
+ * code.
+ *
+ * Status words: g.status is written by the owner of the G in that state
+ * (see the _G* comments); transitions _Gwaiting -> _Grunnable happen only
+ * in goready, by whoever took the G out of the wait structure it was
+ * recorded in (under that structure's lock), so each wake-up happens once.
+ */
+#ifndef GORT_RUNTIME_H
+#define GORT_RUNTIME_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../include/gort.h"
+
+/* Internal non-static names are gort__*; visibility is hidden by the
+ * build (-fvisibility=hidden), this makes it explicit. */
+#define GORT_INTERNAL __attribute__((visibility("hidden")))
+
+struct g;
+struct m;
+struct p;
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ------------------------------------------------------------------------ */
+/* Low-level locks and notes (lock_futex.c)                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A runtime mutex: spins briefly, then sleeps on a futex.  It blocks the
+ * thread, never parks a goroutine; hold it only for short critical
+ * sections that cannot switch goroutines. */
+typedef struct gort__mutex {
+    _Atomic uint32_t key;   /* 0 unlocked, 1 locked, 2 locked with sleepers */
+} gort__mutex;
+GORT_INTERNAL void gort__lock(gort__mutex *l);
+GORT_INTERNAL void gort__unlock(gort__mutex *l);
+
+/* A one-shot event (Go's note): one sleeper, one waker.  Clear before
+ * reuse. */
+typedef struct gort__note {
+    _Atomic uint32_t key;
+} gort__note;
+GORT_INTERNAL void gort__noteclear(gort__note *n);
+GORT_INTERNAL void gort__notewakeup(gort__note *n);
+GORT_INTERNAL void gort__notesleep(gort__note *n);
+/* Sleeps at most ns nanoseconds (ns < 0: forever); true if woken. */
+GORT_INTERNAL bool gort__notetsleep(gort__note *n, int64_t ns);
+
+GORT_INTERNAL void gort__futexsleep(_Atomic uint32_t *addr, uint32_t val,
+                                    int64_t ns);
+GORT_INTERNAL void gort__futexwakeup(_Atomic uint32_t *addr, int cnt);
+GORT_INTERNAL void gort__osyield(void);
+GORT_INTERNAL void gort__procyield(int cycles);
+GORT_INTERNAL void gort__usleep(int64_t us);
+
+/* ------------------------------------------------------------------------ */
+/* Stacks (stack.c)                                                         */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    STK_GUARD_MADV = 1,     /* guard page installed with MADV_GUARD_INSTALL */
+    STK_GUARD_MPROT = 2,    /* guard page made PROT_NONE (splits a VMA) */
+    STK_CANARY = 4,         /* no guard page: canary words at the bottom */
+    STK_POOLED = 8,         /* default size, from a slab, recycled */
+};
+
+typedef struct gort__stack {
+    uintptr_t lo;           /* lowest usable byte (above the guard page) */
+    uintptr_t hi;           /* one past the highest byte */
+    uint32_t flags;
+} gort__stack;
+
+#define GORT__STACK_CANARY 0x676f72745354414bULL /* "gortSTAK" */
+
+/* Stack credit: gort_go reserves a default stack before it returns, so that
+ * a goroutine that has not started yet need not hold one yet never finds
+ * none (see stack.c). */
+GORT_INTERNAL int gort__stack_reserve(struct p *pp);
+GORT_INTERNAL void gort__stack_unreserve(struct p *pp);
+/* Takes a reserved default stack (g0 only, with a P). */
+GORT_INTERNAL int gort__stack_get_reserved(struct p *pp, gort__stack *out);
+GORT_INTERNAL int gort__stack_alloc_sized(size_t size, gort__stack *out);
+GORT_INTERNAL void gort__stack_free(struct p *pp, gort__stack *s);
+GORT_INTERNAL void gort__stack_flush_cache(struct p *pp);
+GORT_INTERNAL size_t gort__stack_default_size(void);
+GORT_INTERNAL void gort__stack_init(void);
+GORT_INTERNAL bool gort__stack_canary_ok(const gort__stack *s);
+/* For tests/diagnostics: the guard mode in use ("madvise", "mprotect",
+ * "canary"). */
+GORT_INTERNAL const char *gort__stack_guard_mode(void);
+
+/* ------------------------------------------------------------------------ */
+/* Goroutines                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* G status, with Go's numbering (schedtrace and dumps print these). */
+enum {
+    _Gidle = 0,     /* just allocated, not yet initialised */
+    _Grunnable = 1, /* on a run queue; not executing; owned by the queue */
+    _Grunning = 2,  /* executing on an M with a P; owned by that M */
+    _Gsyscall = 3,  /* in a blocking system call; owned by its M */
+    _Gwaiting = 4,  /* parked; recorded in some wait structure (a sudog on
+                       a sema queue, ...), whose owner readies it */
+    _Gdead = 6,     /* finished; on a free list or being reused */
+};
+
+/* Wait reasons (Go's waitReason), one table: name, string. */
+#define GORT_WAIT_REASONS(X)                                   \
+    X(waitReasonZero, "")                                      \
+    X(waitReasonGoroutineStart, "goroutine start")             \
+    X(waitReasonSyncMutexLock, "sync.Mutex.Lock")              \
+    X(waitReasonSyncRWMutexRLock, "sync.RWMutex.RLock")        \
+    X(waitReasonSyncRWMutexLock, "sync.RWMutex.Lock")          \
+    X(waitReasonSyncWaitGroupWait, "sync.WaitGroup.Wait")      \
+    X(waitReasonSyncCondWait, "sync.Cond.Wait")                \
+    X(waitReasonSemacquire, "semacquire")                      \
+    X(waitReasonChanReceive, "chan receive")                   \
+    X(waitReasonChanSend, "chan send")                         \
+    X(waitReasonSelect, "select")                              \
+    X(waitReasonSelectNoCases, "select (no cases)")            \
+    X(waitReasonChanReceiveNilChan, "chan receive (nil chan)") \
+    X(waitReasonChanSendNilChan, "chan send (nil chan)")       \
+    X(waitReasonSleep, "sleep")                                \
+    X(waitReasonIOWait, "IO wait")                             \
+    X(waitReasonPreempted, "preempted")
+
+enum {
+#define X(name, str) name,
+    GORT_WAIT_REASONS(X)
+#undef X
+    waitReasonCount
+};
+GORT_INTERNAL const char *gort__waitreason_string(int r);
+
+struct m;
+struct p;
+struct sudog;
+
+typedef struct g {
+    /* Saved stack pointer while not running: the switch (switch.S) pushed
+     * the callee-saved registers below it.  Offset 0: asm relies on it. */
+    void *sp;
+    gort__stack stack;          /* lo == 0: no stack yet */
+    _Atomic uint32_t status;    /* _G* above */
+    uint8_t waitreason;
+    bool preempt;               /* asked to yield at its next check */
+    bool stack_reserved;        /* holds a stack credit, no stack yet */
+    int saved_errno;            /* errno while switched out */
+    int64_t goid;
+    uint64_t gen;               /* gort_run generation it belongs to */
+    struct m *m;                /* M running it, while _Grunning/_Gsyscall */
+    struct m *lockedm;          /* thread it is wired to */
+    uint32_t lockedcount;       /* nesting of gort_lock_os_thread */
+    struct g *schedlink;        /* run queue / free list link */
+    void (*fn)(void *);
+    void *arg;
+    int64_t waitsince;          /* when it parked (nanotime) */
+    void *param;                /* value passed by the waker */
+    char *name;                 /* gort_attr.name copy, or NULL */
+    size_t stack_size_req;      /* 0 = default pooled stack */
+} g_t;
+
+/* A goroutine (or a plain thread) waiting on an object: the node a wait
+ * queue links.  Lives on the waiter's stack for the duration of the wait. */
+typedef struct sudog {
+    struct g *g;                /* the waiting goroutine, or NULL ... */
+    gort__note *note;           /* ... and a note when a thread waits */
+    struct sudog *next, *prev;
+    void *elem;                 /* data element (channels) */
+    uintptr_t key;              /* address waited on (sema) */
+    uint32_t ticket;
+    int64_t acquiretime;
+    bool ok;
+} sudog;
+
+/* ------------------------------------------------------------------------ */
+/* Ms and Ps                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct m {
+    int64_t id;
+    void *g0sp;                 /* saved scheduler context (thread stack) */
+    struct g *curg;             /* goroutine running on this M */
+    struct p *p;                /* attached P, NULL when none */
+    struct p *nextp;            /* P handed over by whoever woke us */
+    bool spinning;              /* looking for work, counted in nmspinning */
+    bool blocked;               /* sleeping on park */
+    bool exiting;               /* thread leaves after its locked g ended */
+    gort__note park;
+    struct m *schedlink;        /* idle M list (sched.lock) */
+    struct m *alllink;          /* list of all Ms (sched.lock) */
+    struct g *lockedg;          /* goroutine wired to this M */
+    /* What g0 does with the goroutine that just switched to it (mcall). */
+    struct g *(*mcall_fn)(struct g *);
+    bool (*waitunlockf)(struct g *, void *);
+    void *waitlock;
+    uint32_t fastrand[2];
+    pthread_t thread;
+    pid_t procid;
+} m_t;
+
+enum { _Pidle = 0, _Prunning = 1, _Psyscall = 2, _Pgcstop = 3, _Pdead = 4 };
+
+#define RUNQ_SIZE 256
+#define GFREE_MAX 64
+#define STKCACHE_MAX 32
+
+typedef struct p {
+    int32_t id;
+    _Atomic uint32_t status;
+    struct m *m;                /* back-link to the M using it */
+    struct p *link;             /* idle P list (sched.lock) */
+    uint32_t schedtick;         /* incremented on every non-runnext start */
+    uint32_t syscalltick;
+    _Atomic uint64_t nschedtick; /* 64-bit copy for gort_proc_stats */
+    _Atomic uint64_t nsteal;
+    int64_t goidcache, goidcacheend;
+
+    /* Local run queue: Go's lock-free ring.  Only the owner writes tail and
+     * slots; anyone may advance head with a CAS.  runnext: only the owner
+     * sets it to a G; anyone may CAS it to NULL. */
+    _Atomic uint32_t runqhead;
+    _Atomic uint32_t runqtail;
+    _Atomic(struct g *) runq[RUNQ_SIZE];
+    _Atomic(struct g *) runnext;
+
+    /* Free dead Gs (no stacks) and free default stacks: owner only. */
+    struct g *gfree;
+    int32_t gfreecnt;
+    gort__stack stkcache[STKCACHE_MAX];
+    int32_t nstkcache;
+    int32_t stkcredit;          /* this P's share of the stack credit */
+    /* Goroutines created / ended on this P (owner writes, anyone reads):
+     * their difference summed over Ps is the goroutine count. */
+    _Atomic int64_t ncreated, nended;
+} p_t;
+
+/* A queue of Gs linked through schedlink. */
+typedef struct gqueue {
+    struct g *head, *tail;
+    int64_t size;
+} gqueue;
+
+typedef struct schedt {
+    gort__mutex lock;
+    _Atomic int64_t goidgen;
+
+    struct m *midle;            /* idle Ms */
+    int32_t nmidle;
+    int32_t nmidlelocked;       /* Ms blocked waiting for their locked G */
+    int64_t mnext;              /* Ms created so far; next M id */
+    int32_t nmfreed;            /* Ms that exited */
+    int32_t maxmcount;
+    struct m *allm;
+
+    struct p *pidle;            /* idle Ps */
+    _Atomic int32_t npidle;
+    _Atomic int32_t nmspinning;
+
+    gqueue runq;                /* global run queue */
+    _Atomic int64_t runqsize;   /* mirror of runq.size for lock-free peeks */
+
+    gort__mutex gflock;         /* global free G list */
+    struct g *gfree;
+    int32_t ngfree;
+
+    _Atomic int32_t gomaxprocs;
+    int32_t nallp;              /* Ps allocated (allp[0..nallp)) */
+    struct p *allp[GORT_MAXPROCS_MAX];
+
+    _Atomic int64_t ncreated_noP;   /* Gs created by plain threads */
+    int64_t old_alive;              /* Gs of older generations at start */
+    _Atomic int64_t old_ended;      /* ... that ended since */
+    _Atomic int64_t nprecreated;    /* created between runs, for the next */
+    _Atomic int32_t nforeign;       /* plain threads that used gort objects */
+
+    bool started;               /* a gort_run is in progress */
+    bool main_started;
+    _Atomic uint64_t gen;       /* bumps on every gort_run */
+    bool exiting;               /* main returned; Ms park */
+    gort__note main_done;       /* the gort_run caller sleeps here */
+    int main_goexited;          /* goroutine 1 called gort_goexit */
+    struct g *maing;            /* the current run's main goroutine */
+
+    /* all Gs ever allocated, for checkdead and dumps (sched.lock) */
+    struct g **allgs;
+    size_t nallgs, capallgs;
+} schedt;
+
+GORT_INTERNAL extern schedt gort__sched;
+
+/* ------------------------------------------------------------------------ */
+/* Thread-local state.  Read through non-inlinable accessors with a         */
+/* compiler barrier: after a switch the caller may be on another thread.    */
+/* ------------------------------------------------------------------------ */
+
+GORT_INTERNAL struct m *gort__getm(void);
+GORT_INTERNAL void gort__setm(struct m *mp);
+GORT_INTERNAL struct g *gort__getg(void); /* curg of this M; NULL if none */
+
+/* ------------------------------------------------------------------------ */
+/* Context switch (arch/<arch>/switch.S)                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Saves the callee-saved registers and FP control words on the current
+ * stack, stores the stack pointer in *save_sp, loads new_sp and restores
+ * what was saved there.  Returns on the other context. */
+GORT_INTERNAL void gort__swapctx(void **save_sp, void *new_sp);
+/* Builds the initial frame of a new goroutine at the top of [lo, hi):
+ * the first switch to the returned sp calls gort__goentry(gp). */
+GORT_INTERNAL void *gort__makectx(uintptr_t hi, struct g *gp);
+/* Entered on a new goroutine's stack; never returns. */
+GORT_INTERNAL _Noreturn void gort__goentry(struct g *gp);
+
+/* ------------------------------------------------------------------------ */
+/* Scheduler (proc.c)                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Switches to g0, which calls fn(gp) with gp's context saved.  fn returns
+ * a goroutine to run at once (inheriting the time slice), or NULL to let
+ * the scheduler choose; the caller resumes when gp is run again. */
+GORT_INTERNAL void gort__mcall(struct g *(*fn)(struct g *));
+
+/* Parks the current goroutine with a wait reason.  unlockf(gp, lock), when
+ * given, runs on g0 after the goroutine's context is saved; returning false
+ * resumes the goroutine at once.  The goroutine stays parked until
+ * gort__goready. */
+GORT_INTERNAL void gort__gopark(bool (*unlockf)(struct g *, void *),
+                                void *lock, int reason);
+/* Makes a parked goroutine runnable: into the current P's runnext (the
+ * global queue from a thread without a P), and wakes an idle P. */
+GORT_INTERNAL void gort__goready(struct g *gp);
+
+/* Puts the current goroutine on the tail of its P's local run queue and
+ * schedules (Go's goyield, used by handoff wake-ups). */
+GORT_INTERNAL void gort__goyield(void);
+/* Go's sync_runtime_canSpin: may a lock spin (iteration i) before
+ * parking?  Only on multicore with other Ps busy and an empty local queue. */
+GORT_INTERNAL bool gort__canspin(int i);
+GORT_INTERNAL void gort__dospin(void);
+/* Marks the calling plain thread (not a goroutine) as a user of gort
+ * objects: deadlock detection cannot see what such a thread will do. */
+GORT_INTERNAL void gort__note_foreign(void);
+
+GORT_INTERNAL void gort__runqput(struct p *pp, struct g *gp, bool next);
+GORT_INTERNAL struct g *gort__runqget(struct p *pp, bool *inherit);
+GORT_INTERNAL uint32_t gort__runqsteal(struct p *pp, struct p *victim,
+                                       bool stealrunnext, struct g **out);
+GORT_INTERNAL bool gort__runqempty(struct p *pp);
+GORT_INTERNAL void gort__globrunqput(struct g *gp);
+GORT_INTERNAL void gort__wakep(void);
+GORT_INTERNAL void gort__allgadd(struct g *gp);
+GORT_INTERNAL uint32_t gort__fastrand(void);
+GORT_INTERNAL void gort__ensure_init(void);
+
+/* g.c */
+GORT_INTERNAL struct g *gort__newproc(void (*fn)(void *), void *arg,
+                                      const gort_attr *attr, int64_t goid);
+GORT_INTERNAL int64_t gort__gcount(void);
+GORT_INTERNAL void gort__gen_begin_locked(void);
+GORT_INTERNAL void gort__print_goroutine_headers(int fd);
+GORT_INTERNAL void gort__dropm_locked(struct m *mp);
+GORT_INTERNAL struct g *gort__gfget(struct p *pp);
+GORT_INTERNAL void gort__gfput(struct p *pp, struct g *gp);
+GORT_INTERNAL int64_t gort__newgoid(struct p *pp);
+GORT_INTERNAL struct g *gort__goexit0(struct g *gp);
+GORT_INTERNAL _Noreturn void gort__goexit1(void);
+
+/* sema.c: Go's semacquire/semrelease on a uint32 counter, parking the
+ * goroutine (or futex-blocking a plain thread) keyed by address. */
+GORT_INTERNAL void gort__semacquire(uint32_t *addr, bool lifo, int reason);
+GORT_INTERNAL void gort__semrelease(uint32_t *addr, bool handoff);
+
+/* panic.c (until the panic issue lands: printed and exit 2) */
+GORT_INTERNAL _Noreturn void gort__throw(const char *msg);
+GORT_INTERNAL _Noreturn void gort__fatal(const char *msg);
+GORT_INTERNAL _Noreturn void gort__panicmsg(const char *msg);
+GORT_INTERNAL _Noreturn void gort__exit2(void);
+GORT_INTERNAL void gort__print_backtrace(int fd, int skip);
+GORT_INTERNAL void gort__write_str(int fd, const char *s);
+
+/* env.c */
+typedef struct gort__debugvars {
+    int maxprocs;               /* GORTMAXPROCS, 0 = unset */
+    size_t stacksize;           /* GORTSTACK, 0 = unset */
+    int guard;                  /* GORTDEBUG=stackguard=madvise|mprotect|canary */
+} gort__debugvars;
+GORT_INTERNAL extern gort__debugvars gort__debug;
+GORT_INTERNAL void gort__parse_env(void);
+
+/* time.c */
+GORT_INTERNAL int64_t gort__coarsetime(void);
+
+/* signal.c */
+GORT_INTERNAL void gort__signal_init(void);
+GORT_INTERNAL void gort__minit(struct m *mp);   /* per-thread: sigaltstack */
+GORT_INTERNAL void gort__unminit(struct m *mp);
+
+#endif /* GORT_RUNTIME_H */

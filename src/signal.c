@@ -1,0 +1,98 @@
+/*
+ * signal.c — the runtime's signal handling: every M runs its handlers on
+ * its own alternate signal stack (goroutine stacks may be exhausted, and
+ * a guard-page hit must still be reportable), and SIGSEGV/SIGBUS on a
+ * goroutine's guard page becomes "fatal error: stack overflow" with the
+ * goroutine's id and backtrace instead of a bare crash.  Faults that are
+ * not stack overflows are passed to the handler that was installed before
+ * gort (or the default action), so the program dies as it would have.
+ */
+#include "runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static struct sigaction old_segv, old_bus;
+static size_t altsz;
+static sigset_t initsigmask;    /* the mask of the thread that started us */
+
+static void forward(int sig, siginfo_t *info, void *ctx)
+{
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+    if (old->sa_flags & SA_SIGINFO) {
+        if (old->sa_sigaction) {
+            old->sa_sigaction(sig, info, ctx);
+            return;
+        }
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* Default action: reinstall it and return; the fault repeats. */
+    signal(sig, SIG_DFL);
+}
+
+static void fault_handler(int sig, siginfo_t *info, void *ctx)
+{
+    struct m *mp = gort__getm();
+    struct g *gp = mp ? mp->curg : NULL;
+    if (gp && gp->stack.lo) {
+        uintptr_t a = (uintptr_t)info->si_addr;
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        /* The guard page, or just below it for a frame that jumped it. */
+        if (a < gp->stack.lo && a + 64 * page >= gp->stack.lo) {
+            char buf[128];
+            snprintf(buf, sizeof buf,
+                     "runtime: goroutine stack exceeds %zu-byte limit\n",
+                     (size_t)(gp->stack.hi - gp->stack.lo));
+            gort__write_str(2, buf);
+            gort__fatal("stack overflow");
+        }
+    }
+    forward(sig, info, ctx);
+}
+
+void gort__signal_init(void)
+{
+    pthread_sigmask(SIG_SETMASK, NULL, &initsigmask);
+    long sz = sysconf(_SC_SIGSTKSZ);
+    altsz = (size_t)(sz > 0 ? sz : SIGSTKSZ);
+    if (altsz < 64 * 1024)
+        altsz = 64 * 1024;  /* room for printing a symbolized backtrace */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fault_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+}
+
+void gort__minit(struct m *mp)
+{
+    (void)mp;
+    stack_t ss;
+    void *mem = mmap(NULL, altsz, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return;     /* handlers then run on the goroutine stack */
+    ss.ss_sp = mem;
+    ss.ss_size = altsz;
+    ss.ss_flags = 0;
+    sigaltstack(&ss, NULL);
+    pthread_sigmask(SIG_SETMASK, &initsigmask, NULL);
+}
+
+void gort__unminit(struct m *mp)
+{
+    (void)mp;
+    stack_t ss, old;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_flags = SS_DISABLE;
+    if (sigaltstack(&ss, &old) == 0 && old.ss_sp)
+        munmap(old.ss_sp, old.ss_size);
+}

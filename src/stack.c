@@ -1,0 +1,344 @@
+/*
+ * stack.c — goroutine stacks: allocation, pooling, guard pages.
+ *
+ * A stack is a dedicated mmap'd region, lazily committed (MAP_NORESERVE:
+ * only the pages a goroutine touches become resident).  Below each stack
+ * lies a guard page so that an overflow faults instead of corrupting its
+ * neighbour; signal.c turns that fault into "fatal error: stack overflow".
+ *
+ * Default-size stacks come from slabs of SLAB_STACKS slots (one mmap each,
+ * so a million stacks are ~31k mmaps, not a million) and are recycled:
+ * first through a per-P cache (owner only, no locks: the hot path of
+ * goroutine churn), then through a global pool under pool.lock.  A stack
+ * that moves to the global pool has all its pages given back with
+ * MADV_DONTNEED, so memory returns to its plateau after a burst.  Stacks of
+ * other sizes (gort_go_ex) are mapped and unmapped one by one.
+ *
+ * Guard modes, chosen per stack when it is first handed out:
+ *   - MADV_GUARD_INSTALL (Linux >= 6.13): the guard is a page-table marker;
+ *     it does not split the VMA, so any number of stacks is fine.
+ *   - mprotect(PROT_NONE): splits the mapping (two VMAs per stack), so it
+ *     is used only while the count stays well under vm.max_map_count.
+ *   - canary: past that budget, stacks get no guard page; canary words at
+ *     the bottom are checked every time the goroutine switches out.
+ * The first failure of MADV_GUARD_INSTALL with EINVAL (old kernel) moves
+ * the process to mprotect for good.
+ *
+ * Stack credit.  A goroutine that has not started holds no stack (a burst
+ * of a million gort_go calls should not map a million stacks), yet gort_go
+ * must fail with ENOMEM rather than let a goroutine find no stack later.
+ * So gort_go *reserves*: the credit is (free pooled stacks) - (goroutines
+ * holding a reservation but no stack yet), split between a global atomic
+ * counter and a per-P share (pp->stkcredit, owner only, refilled in
+ * batches so that spawning does not bounce one cache line between Ps).
+ * Reserving when the credit is exhausted maps a new slab; if that fails,
+ * gort_go fails.  Invariant: the sum of all credits never goes negative,
+ * hence a reserved goroutine always has a free stack somewhere.  Taking
+ * it (gort__stack_get_reserved) looks in the P's cache, then the global
+ * pool; if both are empty because the free stacks sit in other Ps' caches,
+ * it maps one more slab, and only if that fails too is it fatal.
+ */
+#include "runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define SLAB_STACKS 32
+#define CREDIT_BATCH 16
+#define CANARY_WORDS 4
+
+static size_t pagesz;
+static size_t defsize;          /* usable bytes of a default stack */
+static size_t slotsz;           /* defsize + guard page */
+static _Atomic int guardmode;   /* mode for stacks handed out from now on */
+static _Atomic long nmprot;     /* mprotect guards in place */
+static long mprot_budget;       /* how many we allow ourselves */
+
+static struct {
+    gort__mutex lock;
+    gort__stack *v;
+    size_t n, cap;
+} pool;
+
+static _Atomic int64_t credit;  /* the global share of the stack credit */
+
+size_t gort__stack_default_size(void)
+{
+    return defsize;
+}
+
+const char *gort__stack_guard_mode(void)
+{
+    switch (atomic_load(&guardmode)) {
+    case STK_GUARD_MADV: return "madvise";
+    case STK_GUARD_MPROT:
+        return atomic_load(&nmprot) < mprot_budget ? "mprotect" : "canary";
+    default: return "canary";
+    }
+}
+
+static long read_max_map_count(void)
+{
+    long v = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = 65530;
+        fclose(f);
+    }
+    return v;
+}
+
+void gort__stack_init(void)
+{
+    pagesz = (size_t)sysconf(_SC_PAGESIZE);
+    size_t sz = gort__debug.stacksize ? gort__debug.stacksize
+                                      : (size_t)256 * 1024;
+    defsize = (sz + pagesz - 1) & ~(pagesz - 1);
+    slotsz = defsize + pagesz;
+    /* Leave room for everything else the process maps (libraries, malloc
+     * arenas, thread stacks): half the limit minus a generous margin. */
+    mprot_budget = (read_max_map_count() - 8192) / 2;
+    if (mprot_budget < 0)
+        mprot_budget = 0;
+    int mode = gort__debug.guard ? gort__debug.guard : STK_GUARD_MADV;
+    atomic_store(&guardmode, mode);
+}
+
+static void write_canary(gort__stack *s)
+{
+    uint64_t *w = (uint64_t *)s->lo;
+    for (int i = 0; i < CANARY_WORDS; i++)
+        w[i] = GORT__STACK_CANARY;
+}
+
+bool gort__stack_canary_ok(const gort__stack *s)
+{
+    if (!(s->flags & STK_CANARY))
+        return true;
+    const uint64_t *w = (const uint64_t *)s->lo;
+    for (int i = 0; i < CANARY_WORDS; i++)
+        if (w[i] != GORT__STACK_CANARY)
+            return false;
+    return true;
+}
+
+/* Gives a stack its guard the first time it is handed out. */
+static void install_guard(gort__stack *s)
+{
+    if (s->flags & (STK_GUARD_MADV | STK_GUARD_MPROT | STK_CANARY))
+        goto canary;
+    void *gpage = (void *)(s->lo - pagesz);
+    int mode = atomic_load_explicit(&guardmode, memory_order_relaxed);
+    if (mode == STK_GUARD_MADV) {
+        int saved = errno;
+        if (madvise(gpage, pagesz, MADV_GUARD_INSTALL) == 0) {
+            s->flags |= STK_GUARD_MADV;
+            return;
+        }
+        if (errno == EINVAL)    /* kernel without guard markers */
+            atomic_store(&guardmode, STK_GUARD_MPROT);
+        errno = saved;
+        mode = STK_GUARD_MPROT;
+    }
+    if (mode == STK_GUARD_MPROT &&
+        atomic_fetch_add(&nmprot, 1) < mprot_budget) {
+        if (mprotect(gpage, pagesz, PROT_NONE) == 0) {
+            s->flags |= STK_GUARD_MPROT;
+            return;
+        }
+        atomic_fetch_sub(&nmprot, 1);
+    } else if (mode == STK_GUARD_MPROT) {
+        atomic_fetch_sub(&nmprot, 1);
+    }
+    s->flags |= STK_CANARY;
+canary:
+    if (s->flags & STK_CANARY)
+        write_canary(s);
+}
+
+/* Maps a slab of default stacks into the global pool.  pool.lock held. */
+static int grow_locked(void)
+{
+    size_t len = slotsz * SLAB_STACKS;
+    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED)
+        return -1;
+    if (pool.n + SLAB_STACKS > pool.cap) {
+        size_t ncap = pool.cap ? pool.cap * 2 : 1024;
+        while (ncap < pool.n + SLAB_STACKS)
+            ncap *= 2;
+        gort__stack *nv = realloc(pool.v, ncap * sizeof *nv);
+        if (!nv) {
+            munmap(base, len);
+            return -1;
+        }
+        pool.v = nv;
+        pool.cap = ncap;
+    }
+    /* Push in reverse so that the lowest addresses are handed out first. */
+    for (int i = SLAB_STACKS - 1; i >= 0; i--) {
+        uintptr_t slot = (uintptr_t)base + (size_t)i * slotsz;
+        pool.v[pool.n++] = (gort__stack){slot + pagesz, slot + slotsz,
+                                         STK_POOLED};
+    }
+    atomic_fetch_add(&credit, SLAB_STACKS);
+    return 0;
+}
+
+int gort__stack_reserve(struct p *pp)
+{
+    if (pp && pp->stkcredit > 0) {
+        pp->stkcredit--;
+        return 0;
+    }
+    int64_t n = pp ? CREDIT_BATCH : 1;
+    int64_t c = atomic_fetch_sub(&credit, n);
+    if (c < n) {
+        /* Not enough free stacks for the batch: map more.  Several
+         * threads may grow at once; that only over-provisions a little. */
+        gort__lock(&pool.lock);
+        int r = grow_locked();
+        gort__unlock(&pool.lock);
+        if (r != 0) {
+            atomic_fetch_add(&credit, n);
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    if (pp)
+        pp->stkcredit += (int32_t)(n - 1);
+    return 0;
+}
+
+void gort__stack_unreserve(struct p *pp)
+{
+    if (pp)
+        pp->stkcredit++;
+    else
+        atomic_fetch_add(&credit, 1);
+}
+
+int gort__stack_get_reserved(struct p *pp, gort__stack *out)
+{
+    if (pp->nstkcache > 0) {
+        *out = pp->stkcache[--pp->nstkcache];
+    } else {
+        gort__lock(&pool.lock);
+        if (pool.n == 0 && grow_locked() != 0) {
+            gort__unlock(&pool.lock);
+            return -1;
+        }
+        /* Take a few for the cache at once: one lock per batch. */
+        *out = pool.v[--pool.n];
+        while (pool.n > 0 && pp->nstkcache < STKCACHE_MAX / 2)
+            pp->stkcache[pp->nstkcache++] = pool.v[--pool.n];
+        gort__unlock(&pool.lock);
+    }
+    install_guard(out);
+    return 0;
+}
+
+static int cmp_lo(const void *a, const void *b)
+{
+    uintptr_t x = ((const gort__stack *)a)->lo, y = ((const gort__stack *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+/* Gives back the pages of n pooled stacks, one madvise per run of
+ * neighbours in a slab: madvise is costly (a TLB shoot-down, and a VM
+ * exit on virtual machines), neighbours are common.  Guard markers survive
+ * MADV_DONTNEED; canaries are rewritten when a stack is handed out. */
+static void release_pages(gort__stack *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_lo);
+    int saved = errno;
+    for (int i = 0; i < n;) {
+        uintptr_t lo = v[i].lo, hi = v[i].hi;
+        int j = i + 1;
+        while (j < n && v[j].lo == hi + pagesz) {
+            hi = v[j].hi;
+            j++;
+        }
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        i = j;
+    }
+    errno = saved;
+}
+
+/* Moves the P's cache down to keep entries into the global pool,
+ * releasing the pages of each stack (they may have been deep once). */
+static void spill(struct p *pp, int keep)
+{
+    gort__stack tmp[STKCACHE_MAX];
+    int n = 0;
+    while (pp->nstkcache > keep)
+        tmp[n++] = pp->stkcache[--pp->nstkcache];
+    release_pages(tmp, n);
+    gort__lock(&pool.lock);
+    if (pool.n + (size_t)n > pool.cap) {
+        size_t ncap = pool.cap ? pool.cap * 2 : 1024;
+        while (ncap < pool.n + (size_t)n)
+            ncap *= 2;
+        gort__stack *nv = realloc(pool.v, ncap * sizeof *nv);
+        if (!nv)
+            gort__throw("out of memory growing the stack pool");
+        pool.v = nv;
+        pool.cap = ncap;
+    }
+    for (int i = 0; i < n; i++)
+        pool.v[pool.n++] = tmp[i];
+    gort__unlock(&pool.lock);
+}
+
+void gort__stack_free(struct p *pp, gort__stack *s)
+{
+    if (!(s->flags & STK_POOLED)) {
+        if (s->flags & STK_GUARD_MPROT)
+            atomic_fetch_sub(&nmprot, 1);
+        munmap((void *)(s->lo - pagesz), s->hi - s->lo + pagesz);
+        s->lo = s->hi = 0;
+        return;
+    }
+    if (pp->nstkcache == STKCACHE_MAX)
+        spill(pp, STKCACHE_MAX / 2);
+    pp->stkcache[pp->nstkcache++] = *s;
+    s->lo = s->hi = 0;
+    if (++pp->stkcredit > 4 * CREDIT_BATCH) {
+        pp->stkcredit -= 2 * CREDIT_BATCH;
+        atomic_fetch_add(&credit, 2 * CREDIT_BATCH);
+    }
+}
+
+/* A P that is going away gives everything back. */
+void gort__stack_flush_cache(struct p *pp)
+{
+    if (pp->nstkcache > 0)
+        spill(pp, 0);
+    atomic_fetch_add(&credit, pp->stkcredit);
+    pp->stkcredit = 0;
+}
+
+int gort__stack_alloc_sized(size_t size, gort__stack *out)
+{
+    size = (size + pagesz - 1) & ~(pagesz - 1);
+    void *base = mmap(NULL, size + pagesz, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+        errno = ENOMEM;
+        return -1;
+    }
+    out->lo = (uintptr_t)base + pagesz;
+    out->hi = out->lo + size;
+    out->flags = 0;
+    install_guard(out);
+    return 0;
+}

@@ -1,0 +1,6 @@
+/*
+ * test-list.h — the registry.  Each area keeps its own list file of
+ * TEST(name, timeout_seconds) lines; this file gathers them.
+ */
+#include "list-sched.h"
+#include "list-sync.h"
