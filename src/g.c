@@ -288,13 +288,14 @@ int64_t gort_self(void)
 /* The C half of a goroutine's first instructions (switch.S gostart). */
 void gort__goentry(struct g *gp)
 {
+    gort__afterswitch(gort__getm());
     errno = 0;
     gp->fn(gp->arg);
     gort__goexit1();
 }
 
 /* On g0: gp is finished (or abandoned).  Free its stack, recycle it. */
-struct g *gort__goexit0(struct g *gp)
+void gort__goexit0(struct g *gp)
 {
     struct m *mp = gort__getm();
     struct p *pp = mp->p;
@@ -320,12 +321,11 @@ struct g *gort__goexit0(struct g *gp)
     gp->arg = NULL;
     gp->param = NULL;
     gort__gfput(pp, gp);
-    return NULL;
 }
 
 void gort__goexit1(void)
 {
-    gort__mcall(gort__goexit0);
+    gort__gswitch(ACT_EXIT);
     gort__throw("goexit: dead goroutine resumed");
 }
 

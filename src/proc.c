@@ -742,10 +742,9 @@ top:
 static void stoplockedm(struct m *mp);
 static void startlockedm(struct m *mp, struct g *gp);
 
-/* Switches from g0 to gp; returns on g0 when gp switches back. */
-static void execute(struct m *mp, struct g *gp, bool inherit)
+/* Makes gp the running goroutine of mp (which holds pp). */
+static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit)
 {
-    struct p *pp = mp->p;
     if (unlikely(gp->stack.lo == 0)) {
         if (gp->stack_reserved) {
             if (gort__stack_get_reserved(pp, &gp->stack) != 0)
@@ -765,30 +764,129 @@ static void execute(struct m *mp, struct g *gp, bool inherit)
             atomic_load_explicit(&pp->nschedtick, memory_order_relaxed) + 1,
             memory_order_relaxed);
     }
+}
+
+/* Switches from g0 to gp; returns on g0 when some goroutine switches to
+ * g0 (gp itself, or one it switched to directly). */
+static void execute(struct m *mp, struct g *gp, bool inherit)
+{
+    startg(mp, mp->p, gp, inherit);
     gort__swapctx(&mp->g0sp, gp->sp);
-    /* Back on g0: gp called gort__mcall. */
+    mp->curg = NULL;
+    gort__afterswitch(mp);
+}
+
+void gort__afterswitch(struct m *mp)
+{
+    int act = mp->act;
+    if (act == ACT_NONE)
+        return;
+    struct g *gp = mp->actg;
+    mp->act = ACT_NONE;
+    mp->actg = NULL;
     if (unlikely(!gort__stack_canary_ok(&gp->stack))) {
-        fprintf(stderr, "runtime: goroutine %lld overflowed its %zu-byte stack\n",
-                (long long)gp->goid, (size_t)(gp->stack.hi - gp->stack.lo));
+        char buf[128];
+        snprintf(buf, sizeof buf,
+                 "runtime: goroutine %lld overflowed its %zu-byte stack\n",
+                 (long long)gp->goid, (size_t)(gp->stack.hi - gp->stack.lo));
+        gort__write_str(2, buf);
         gort__fatal("stack overflow");
     }
-    mp->curg = NULL;
+    switch (act) {
+    case ACT_PARK: {
+        bool (*unlockf)(struct g *, void *) = mp->waitunlockf;
+        void *lock = mp->waitlock;
+        mp->waitunlockf = NULL;
+        mp->waitlock = NULL;
+        atomic_store_explicit(&gp->status, _Gwaiting, memory_order_release);
+        if (unlockf && !unlockf(gp, lock)) {
+            /* The wait was called off: runnable again, next in line. */
+            atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
+            gort__runqput(mp->p, gp, true);
+        }
+        break;
+    }
+    case ACT_YIELD:
+        atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
+        if (gp->lockedm || (gort__runqempty(mp->p) &&
+                            atomic_load_explicit(&sched.runqsize,
+                                                 memory_order_relaxed) != 0)) {
+            /* Yielding to the global queue's work (or, locked, going
+             * around it to come back through startlockedm): queue behind
+             * it, as Go's Gosched does. */
+            gort__globrunqput(gp);
+            gort__wakep();
+        } else {
+            gort__runqput(mp->p, gp, false);
+        }
+        break;
+    case ACT_EXIT:
+        gort__goexit0(gp);
+        break;
+    default:
+        gort__throw("afterswitch: bad act");
+    }
+}
+
+void gort__gswitch(int act)
+{
+    struct m *mp = gort__getm();
+    struct g *gp = mp->curg;
+    struct p *pp = mp->p;
+    struct g *next = NULL;
+    bool inherit = false;
+    if (likely(!mp->lockedg)) {
+        /* The fast path: the next G of our own queue, switched to
+         * directly.  Anything unusual goes through g0. */
+        bool normal = !sched.exiting &&
+                      pp->id < atomic_load_explicit(&sched.gomaxprocs,
+                                                    memory_order_relaxed);
+        int64_t gq = atomic_load_explicit(&sched.runqsize, memory_order_relaxed);
+        if (likely(normal) && !(gq != 0 && pp->schedtick % 61 == 0)) {
+            next = gort__runqget(pp, &inherit);
+            if (next && unlikely(next->lockedm != NULL ||
+                                 next->gen != atomic_load(&sched.gen))) {
+                mp->handoffg = next;
+                next = NULL;
+            }
+        }
+        if (!next && act == ACT_YIELD && !mp->handoffg && gq == 0 &&
+            likely(normal))
+            return;     /* nobody else wants this P: keep running */
+    }
+    mp->act = act;
+    mp->actg = gp;
+    gp->saved_errno = errno;
+    if (next) {
+        startg(mp, pp, next, inherit);
+        gort__swapctx(&gp->sp, next->sp);
+    } else {
+        mp->curg = NULL;
+        gort__swapctx(&gp->sp, mp->g0sp);
+    }
+    /* Running again, possibly on another M. */
+    gort__afterswitch(gort__getm());
+    errno = gp->saved_errno;
 }
 
 static void schedule_loop(struct m *mp)
 {
     for (;;) {
-        bool inherit;
+        bool inherit = false;
         struct g *gp;
         if (unlikely(mp->lockedg)) {
             /* Our goroutine is wired to us: wait until it is runnable. */
             stoplockedm(mp);
             gp = mp->lockedg;
-            inherit = false;
         } else {
-            gp = findrunnable(mp, &inherit);
-            if (mp->spinning)
-                resetspinning(mp);
+            if (mp->handoffg) {
+                gp = mp->handoffg;
+                mp->handoffg = NULL;
+            } else {
+                gp = findrunnable(mp, &inherit);
+                if (mp->spinning)
+                    resetspinning(mp);
+            }
             if (unlikely(gp->gen != atomic_load(&sched.gen))) {
                 /* Abandoned by an earlier gort_run: never runs again. */
                 gort__goexit0(gp);
@@ -799,15 +897,7 @@ static void schedule_loop(struct m *mp)
                 continue;
             }
         }
-        for (;;) {
-            execute(mp, gp, inherit);
-            struct g *(*fn)(struct g *) = mp->mcall_fn;
-            mp->mcall_fn = NULL;
-            gp = fn(gp);
-            if (!gp)
-                break;
-            inherit = true;
-        }
+        execute(mp, gp, inherit);
         if (unlikely(mp->exiting)) {
             /* A locked goroutine ended without unlocking: the thread goes
              * with it, as in Go. */
@@ -830,32 +920,6 @@ static void schedule_loop(struct m *mp)
     }
 }
 
-void gort__mcall(struct g *(*fn)(struct g *))
-{
-    struct m *mp = gort__getm();
-    struct g *gp = mp->curg;
-    mp->mcall_fn = fn;
-    gp->saved_errno = errno;
-    gort__swapctx(&gp->sp, mp->g0sp);
-    /* Resumed, possibly on another thread: errno is per thread. */
-    errno = gp->saved_errno;
-}
-
-static struct g *park_m(struct g *gp)
-{
-    struct m *mp = gp->m;
-    atomic_store_explicit(&gp->status, _Gwaiting, memory_order_release);
-    bool (*unlockf)(struct g *, void *) = mp->waitunlockf;
-    void *lock = mp->waitlock;
-    mp->waitunlockf = NULL;
-    mp->waitlock = NULL;
-    if (unlockf && !unlockf(gp, lock)) {
-        atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
-        return gp;  /* resume it at once, in the same time slice */
-    }
-    return NULL;
-}
-
 void gort__gopark(bool (*unlockf)(struct g *, void *), void *lock, int reason)
 {
     struct m *mp = gort__getm();
@@ -864,7 +928,7 @@ void gort__gopark(bool (*unlockf)(struct g *, void *), void *lock, int reason)
     gp->waitsince = gort__coarsetime();
     mp->waitunlockf = unlockf;
     mp->waitlock = lock;
-    gort__mcall(park_m);
+    gort__gswitch(ACT_PARK);
 }
 
 void gort__goready(struct g *gp)
@@ -881,32 +945,17 @@ void gort__goready(struct g *gp)
     gort__wakep();
 }
 
-static struct g *gosched_m(struct g *gp)
-{
-    struct m *mp = gp->m;
-    atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
-    if (mp->lockedg) {
-        /* Stay on this M: go around the global queue so others get a
-         * turn, and come back through startlockedm. */
-        gort__globrunqput(gp);
-        gort__wakep();
-        return NULL;
-    }
-    gort__runqput(mp->p, gp, false);
-    return NULL;
-}
-
 void gort_yield(void)
 {
     struct m *mp = gort__getm();
     if (!mp || !mp->curg)
         return;     /* a plain thread: nothing to yield to */
-    gort__mcall(gosched_m);
+    gort__gswitch(ACT_YIELD);
 }
 
 void gort__goyield(void)
 {
-    gort__mcall(gosched_m);
+    gort__gswitch(ACT_YIELD);
 }
 
 bool gort__canspin(int i)

@@ -216,8 +216,12 @@ typedef struct m {
     struct m *schedlink;        /* idle M list (sched.lock) */
     struct m *alllink;          /* list of all Ms (sched.lock) */
     struct g *lockedg;          /* goroutine wired to this M */
-    /* What g0 does with the goroutine that just switched to it (mcall). */
-    struct g *(*mcall_fn)(struct g *);
+    /* The deferred half of a switch: what to do with the goroutine that
+     * just switched away (actg), done by whoever runs next on this M once
+     * actg's registers are saved (see gort__gswitch). */
+    int act;
+    struct g *actg;
+    struct g *handoffg;         /* a G for g0 to run next (slow cases) */
     bool (*waitunlockf)(struct g *, void *);
     void *waitlock;
     uint32_t fastrand[2];
@@ -342,10 +346,17 @@ GORT_INTERNAL _Noreturn void gort__goentry(struct g *gp);
 /* Scheduler (proc.c)                                                       */
 /* ------------------------------------------------------------------------ */
 
-/* Switches to g0, which calls fn(gp) with gp's context saved.  fn returns
- * a goroutine to run at once (inheriting the time slice), or NULL to let
- * the scheduler choose; the caller resumes when gp is run again. */
-GORT_INTERNAL void gort__mcall(struct g *(*fn)(struct g *));
+/* What a goroutine switching away asks to be done with it. */
+enum { ACT_NONE = 0, ACT_PARK, ACT_YIELD, ACT_EXIT };
+/* Switches the current goroutine away: straight to the next G of the
+ * local run queue when there is one and nothing special is going on, else
+ * to g0's scheduler loop.  The act is carried out on the goroutine after
+ * its registers are saved, by whatever runs next on this M (never before:
+ * another M could otherwise resume it on a half-saved context).  Returns
+ * when the goroutine runs again (not for ACT_EXIT). */
+GORT_INTERNAL void gort__gswitch(int act);
+/* Carries out a pending act; the first thing after every switch. */
+GORT_INTERNAL void gort__afterswitch(struct m *mp);
 
 /* Parks the current goroutine with a wait reason.  unlockf(gp, lock), when
  * given, runs on g0 after the goroutine's context is saved; returning false
@@ -389,7 +400,7 @@ GORT_INTERNAL void gort__dropm_locked(struct m *mp);
 GORT_INTERNAL struct g *gort__gfget(struct p *pp);
 GORT_INTERNAL void gort__gfput(struct p *pp, struct g *gp);
 GORT_INTERNAL int64_t gort__newgoid(struct p *pp);
-GORT_INTERNAL struct g *gort__goexit0(struct g *gp);
+GORT_INTERNAL void gort__goexit0(struct g *gp);
 GORT_INTERNAL _Noreturn void gort__goexit1(void);
 
 /* sema.c: Go's semacquire/semrelease on a uint32 counter, parking the
