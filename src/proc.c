@@ -1011,9 +1011,7 @@ static void stoplockedm(struct m *mp)
     gort__notesleep(&mp->park);
     gort__noteclear(&mp->park);
     mp->blocked = false;
-    gort__lock(&sched.lock);
-    sched.nmidlelocked--;
-    gort__unlock(&sched.lock);
+    /* startlockedm took us out of nmidlelocked before waking us. */
     acquirep(mp, mp->nextp);
     mp->nextp = NULL;
 }
@@ -1025,6 +1023,11 @@ static void startlockedm(struct m *mp, struct g *gp)
     if (lm == mp)
         gort__throw("startlockedm: locked to me");
     struct p *pp = releasep(mp);
+    /* Count the locked M as running before we go idle ourselves, or
+     * checkdead could see nobody running in between. */
+    gort__lock(&sched.lock);
+    sched.nmidlelocked--;
+    gort__unlock(&sched.lock);
     lm->nextp = pp;
     gort__notewakeup(&lm->park);
     stopm(mp);
@@ -1159,6 +1162,41 @@ static int procresize_locked(int32_t n)
     return 0;
 }
 
+/* fork(): the child has one thread, the one that called fork.  When that
+ * happened outside gort_run, every M of ours is gone in the child, so the
+ * child forgets them and takes all Ps back; goroutines left over belong
+ * to an earlier run and never run (as after any gort_run).  Forking while
+ * gort_run is in progress leaves a child that must only exec or _exit,
+ * as in Go. */
+static void atfork_child(void)
+{
+    if (sched.started)
+        return;
+    atomic_store(&sched.lock.key, 0);
+    atomic_store(&sched.gflock.key, 0);
+    sched.midle = NULL;
+    sched.nmidle = 0;
+    sched.nmidlelocked = 0;
+    sched.nmfreed = (int32_t)sched.mnext;
+    sched.allm = NULL;
+    atomic_store(&sched.nmspinning, 0);
+    sched.pidle = NULL;
+    atomic_store(&sched.npidle, 0);
+    int32_t procs = atomic_load(&sched.gomaxprocs);
+    for (int32_t i = sched.nallp - 1; i >= 0; i--) {
+        struct p *pp = sched.allp[i];
+        pp->m = NULL;
+        if (i >= procs) {
+            atomic_store(&pp->status, _Pdead);
+            continue;
+        }
+        atomic_store(&pp->status, _Pidle);
+        pp->link = sched.pidle;
+        sched.pidle = pp;
+        atomic_fetch_add(&sched.npidle, 1);
+    }
+}
+
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_errno;
 
@@ -1167,6 +1205,7 @@ static void runtime_init(void)
     gort__parse_env();
     gort__stack_init();
     gort__signal_init();
+    pthread_atfork(NULL, NULL, atfork_child);
     sched.maxmcount = 10000;
     atomic_store(&sched.goidgen, 1);    /* goroutine 1 is main's */
     int32_t n = gort__debug.maxprocs ? gort__debug.maxprocs : ncpu_allowed();
@@ -1277,8 +1316,9 @@ int gort_run(void (*main_fn)(void *), void *arg)
 
     mainarg.fn = main_fn;
     mainarg.arg = arg;
-    int64_t goid = sched.main_started ? 0 : 1;
-    struct g *gp = gort__newproc(main_wrapper, NULL, NULL, goid);
+    /* Main is goroutine 1 in every run (goroutines of earlier runs that
+     * are still around never run again, so the id cannot be confused). */
+    struct g *gp = gort__newproc(main_wrapper, NULL, NULL, 1);
     if (!gp) {
         int err = errno;
         gort__lock(&sched.lock);

@@ -7,9 +7,9 @@
  * Atomics.  The public structs hold plain int32_t/uint32_t/uint64_t fields
  * (gort.h is C11 without <stdatomic.h> in its interface).  We access them
  * only through _Atomic casts of the same size and alignment, which the
- * _Static_asserts below check; every access, including "plain" reads of
- * the state, goes through atomic_load so that no torn or cached value is
- * ever acted on.
+ * _Static_asserts below check; every access to a state word, including
+ * "plain" reads, is an atomic operation, so that no torn or cached value
+ * is ever acted on.
  *
  * Mutex (Go's sync.Mutex).  state = locked | woken<<1 | starving<<2 |
  * waiters<<3.  Two modes:
@@ -24,12 +24,22 @@
  *     The last waiter, or one that waited under 1 ms, switches back.
  *   mutexWoken tells Unlock that a goroutine is awake (spinning, or just
  *     woken) and will retry, so Unlock need not wake another one.
- * Invariants: the waiter count equals the goroutines that have announced
- * themselves with a CAS and not yet come back from semacquire (give or
- * take the one Unlock is about to wake, which it uncounts before the
- * semrelease); starving implies locked-or-being-handed-off and waiters > 0.
- * The fast paths are one CAS (lock) and one atomic add (unlock); all the
- * rest lives in noinline functions so that the fast paths stay small.
+ * Invariants:
+ *   - waiters counts the lockers that announced themselves with a CAS and
+ *     have not been uncounted yet.  A normal-mode Unlock uncounts the one
+ *     it wakes (and sets woken) before its semrelease; a waiter handed the
+ *     mutex in starvation mode uncounts itself.
+ *   - So every semrelease on m->sema is for a counted waiter, which is in
+ *     or on its way into semacquire: sema units never pile up, and a
+ *     locker never passes semacquire without an Unlock having meant it.
+ *   - starving implies waiters > 0 (whoever sets it counts itself in the
+ *     same CAS; the last waiter clears it), and a starving mutex with the
+ *     locked bit clear is being handed to the front waiter.
+ * Every transition is a CAS or an add on the one state word, so the only
+ * ordering across words is state-then-sema, covered by the points above.
+ * The fast paths are one CAS (lock) and one atomic add (unlock), plus a
+ * thread-local flag test (see "plain threads" below); all the rest lives
+ * in noinline functions so that the fast paths stay small.
  *
  * RWMutex (Go's sync.RWMutex).  reader_count counts active readers; a
  * writer subtracts rwmutexMaxReaders (1<<30), making it negative so new
@@ -60,7 +70,8 @@
  * sudog list, each sudog on its waiter's stack.
  *
  * Plain threads (not goroutines) may use every object here: sema.c blocks
- * them on a futex note, and so does Cond.  They never spin.
+ * them on a futex note, and so does Cond.  They never spin, and they
+ * register with the deadlock detector on first use (NOTE_THREAD).
  *
  * Lock order: c->lock and the sema bucket locks are never held together;
  * no runtime lock is held while user code (Once's fn) runs.
@@ -133,10 +144,12 @@ enum {
 };
 #define STARVATION_THRESHOLD_NS ((int64_t)1000000)
 
-static inline bool cas32(_Atomic int32_t *p, int32_t old, int32_t nw)
+/* CAS that, on failure, leaves the value it found in *old: the caller
+ * retries from there without another load of a contended line. */
+static inline bool cas32(_Atomic int32_t *p, int32_t *old, int32_t nw)
 {
     return atomic_compare_exchange_strong_explicit(
-        p, &old, nw, memory_order_acq_rel, memory_order_relaxed);
+        p, old, nw, memory_order_acq_rel, memory_order_relaxed);
 }
 
 __attribute__((noinline, cold)) static void mutex_inconsistent(void)
@@ -145,29 +158,34 @@ __attribute__((noinline, cold)) static void mutex_inconsistent(void)
 }
 
 /* Go's lockSlow: spin while that can help, announce ourselves as a waiter,
- * sleep on the semaphore, and repeat until we own the mutex. */
-__attribute__((noinline)) static void mutex_lock_slow(gort_mutex *m)
+ * sleep on the semaphore, and repeat until we own the mutex.  old is the
+ * state the fast path's failed CAS saw (saves a reload of a contended line). */
+__attribute__((noinline)) static void mutex_lock_slow(gort_mutex *m,
+                                                      int32_t old)
 {
     _Atomic int32_t *st = AI32(&m->state);
     /* Spinning needs a P whose run queue is empty; a plain thread has no
-     * P and sleeps at once. */
-    bool may_spin = gort__getg() != NULL;
+     * P and sleeps at once.  Asked only when spinning is on the table:
+     * the common contended case (mutex free, waiters parked) takes it
+     * with one CAS below and never needs to know. */
+    int may_spin = -1;
     int64_t wait_start = 0;
     bool starving = false;
     bool awoke = false;
     int iter = 0;
-    int32_t old = ld_rlx(st);
 
     for (;;) {
         /* Spin only in normal mode while someone holds it: in starvation
          * mode the mutex goes to the front waiter, spinning cannot win. */
         if ((old & (mutexLocked | mutexStarving)) == mutexLocked &&
-            may_spin && gort__canspin(iter)) {
+            (may_spin >= 0 ? may_spin
+                           : (may_spin = gort__getg() != NULL)) &&
+            gort__canspin(iter)) {
             /* Set woken so that Unlock does not wake another goroutine
              * while we are awake and about to grab it. */
             if (!awoke && (old & mutexWoken) == 0 &&
                 (old >> mutexWaiterShift) != 0 &&
-                cas32(st, old, old | mutexWoken))
+                cas32(st, &old, old | mutexWoken))
                 awoke = true;
             gort__dospin();
             iter++;
@@ -193,10 +211,8 @@ __attribute__((noinline)) static void mutex_lock_slow(gort_mutex *m)
                 mutex_inconsistent();
             nw &= ~mutexWoken;
         }
-        if (!cas32(st, old, nw)) {
-            old = ld_rlx(st);
+        if (!cas32(st, &old, nw))
             continue;
-        }
         if ((old & (mutexLocked | mutexStarving)) == 0)
             return;                 /* took it with the CAS */
 
@@ -236,7 +252,7 @@ static inline void mutex_lock(gort_mutex *m)
             AI32(&m->state), &z, mutexLocked, memory_order_acquire,
             memory_order_relaxed)))
         return;
-    mutex_lock_slow(m);
+    mutex_lock_slow(m, z);
 }
 
 void gort_mutex_lock(gort_mutex *m)
@@ -268,11 +284,10 @@ __attribute__((noinline)) static void mutex_unlock_slow(gort_mutex *m,
             return;
         /* Take a waiter off the count and mark it woken before waking it. */
         nw = (old - (1 << mutexWaiterShift)) | mutexWoken;
-        if (cas32(st, old, nw)) {
+        if (cas32(st, &old, nw)) {
             gort__semrelease(&m->sema, false);
             return;
         }
-        old = ld_rlx(st);
     }
 }
 

@@ -1,0 +1,183 @@
+/*
+ * tour.c — `make demo`: a short walk through what gort does today.
+ * Each section prints what it shows; the whole tour takes a few seconds.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gort.h"
+
+static void section(const char *title)
+{
+    printf("\n== %s\n", title);
+}
+
+/* 1. Goroutines are cheap. */
+static gort_waitgroup spawn_wg;
+static void spawn_child(void *arg)
+{
+    (void)arg;
+    gort_waitgroup_done(&spawn_wg);
+}
+
+/* 2. Work spreads over every P. */
+static _Atomic uint64_t sink;
+static void busy(void *arg)
+{
+    gort_waitgroup *wg = arg;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if (i % 20000 == 0)
+            gort_yield();
+    }
+    atomic_fetch_add(&sink, x);
+    gort_waitgroup_done(wg);
+}
+
+/* 3. A contended mutex, a goroutine per increment. */
+static gort_mutex mu;
+static long counter;
+static void incr(void *arg)
+{
+    gort_waitgroup *wg = arg;
+    for (int i = 0; i < 1000; i++) {
+        gort_mutex_lock(&mu);
+        counter++;
+        gort_mutex_unlock(&mu);
+    }
+    gort_waitgroup_done(wg);
+}
+
+/* 4. errno follows the goroutine across threads. */
+static _Atomic int errno_moves, errno_ok;
+static void errno_keeper(void *arg)
+{
+    gort_waitgroup *wg = arg;
+    errno = 4242 + (int)(gort_self() % 100);
+    int want = errno;
+    pid_t first = (pid_t)syscall(SYS_gettid);
+    bool moved = false;
+    for (int i = 0; i < 2000; i++) {
+        gort_yield();
+        if ((pid_t)syscall(SYS_gettid) != first)
+            moved = true;
+    }
+    if (errno == want)
+        atomic_fetch_add(&errno_ok, 1);
+    if (moved)
+        atomic_fetch_add(&errno_moves, 1);
+    gort_waitgroup_done(wg);
+}
+
+/* 5. A goroutine wired to its thread. */
+static void locked(void *arg)
+{
+    gort_waitgroup *wg = arg;
+    gort_lock_os_thread();
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    int same = 0;
+    for (int i = 0; i < 1000; i++) {
+        gort_yield();
+        same += (pid_t)syscall(SYS_gettid) == tid;
+    }
+    gort_unlock_os_thread();
+    printf("locked goroutine %lld stayed on thread %d for %d/1000 yields\n",
+           (long long)gort_self(), (int)tid, same);
+    gort_waitgroup_done(wg);
+}
+
+/* 6. Deadlock detection, in a child process. */
+static void deadlocked_main(void *arg)
+{
+    (void)arg;
+    gort_waitgroup wg = {0};
+    gort_waitgroup_add(&wg, 1);
+    gort_waitgroup_wait(&wg);   /* nobody will ever call done */
+}
+
+static void tour(void *arg)
+{
+    (void)arg;
+    int procs = gort_maxprocs(0);
+    printf("gort tour: goroutine %lld on %d Ps\n", (long long)gort_self(), procs);
+
+    section("1. a million goroutines");
+    int n = 1000000;
+    int64_t t0 = gort_nanotime();
+    gort_waitgroup_add(&spawn_wg, n);
+    for (int i = 0; i < n; i++)
+        if (gort_go(spawn_child, NULL) < 0) {
+            perror("gort_go");
+            exit(1);
+        }
+    gort_waitgroup_wait(&spawn_wg);
+    int64_t t1 = gort_nanotime();
+    printf("spawned and finished %d goroutines in %.0f ms (%.0f ns each)\n", n,
+           (t1 - t0) / 1e6, (double)(t1 - t0) / n);
+
+    section("2. work spreads over every P (work stealing)");
+    gort_proc_stat before[GORT_MAXPROCS_MAX], after[GORT_MAXPROCS_MAX];
+    gort_proc_stats(before, procs);
+    gort_waitgroup wg = {0};
+    gort_waitgroup_add(&wg, 64);
+    for (int i = 0; i < 64; i++)
+        gort_go(busy, &wg);
+    gort_waitgroup_wait(&wg);
+    gort_proc_stats(after, procs);
+    for (int i = 0; i < procs && i < 16; i++)
+        printf("P%d: ran %llu goroutine slices, stole %llu times\n", i,
+               (unsigned long long)(after[i].schedtick - before[i].schedtick),
+               (unsigned long long)(after[i].steals - before[i].steals));
+
+    section("3. sync.Mutex: 100 goroutines x 1000 increments");
+    gort_waitgroup_add(&wg, 100);
+    for (int i = 0; i < 100; i++)
+        gort_go(incr, &wg);
+    gort_waitgroup_wait(&wg);
+    printf("counter = %ld (want 100000)\n", counter);
+
+    section("4. errno survives moving between threads");
+    gort_waitgroup_add(&wg, 16);
+    for (int i = 0; i < 16; i++)
+        gort_go(errno_keeper, &wg);
+    gort_waitgroup_wait(&wg);
+    printf("16 goroutines: %d kept errno, %d changed threads on the way\n",
+           atomic_load(&errno_ok), atomic_load(&errno_moves));
+
+    section("5. gort_lock_os_thread");
+    gort_waitgroup_add(&wg, 1);
+    gort_go(locked, &wg);
+    gort_waitgroup_wait(&wg);
+
+    printf("\ngoroutines left: %lld\n", (long long)gort_num_goroutine());
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (gort_run(tour, NULL) != 0) {
+        perror("gort_run");
+        return 1;
+    }
+
+    section("6. deadlock detection (in a child process)");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        gort_run(deadlocked_main, NULL);
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    printf("child exited with status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return 0;
+}
