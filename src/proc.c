@@ -644,21 +644,28 @@ static struct g *findrunnable(struct m *mp, bool *inherit)
 top:
     pp = mp->p;
     *inherit = false;
-    if (unlikely(sched.exiting || pp->id >= atomic_load(&sched.gomaxprocs))) {
+    bool exiting = atomic_load_explicit(&sched.exiting, memory_order_acquire);
+    if (unlikely(exiting || pp->id >= atomic_load(&sched.gomaxprocs))) {
         /* main returned, or our P was removed by gort_maxprocs. */
-        if (mp->spinning) {
-            mp->spinning = false;
-            atomic_fetch_sub(&sched.nmspinning, 1);
-        }
-        if (sched.exiting) {
+        if (exiting) {
             /* Goroutines left in our queue were abandoned with main. */
             bool inh;
             while ((gp = gort__runqget(pp, &inh)) != NULL)
                 gort__goexit0(gp);
         }
         gort__lock(&sched.lock);
+        bool retire = pp->id >= atomic_load(&sched.gomaxprocs);
+        if (!retire && !atomic_load(&sched.exiting)) {
+            /* A new gort_run began meanwhile: keep the P and go on. */
+            gort__unlock(&sched.lock);
+            goto top;
+        }
+        if (mp->spinning) {
+            mp->spinning = false;
+            atomic_fetch_sub(&sched.nmspinning, 1);
+        }
         releasep(mp);
-        if (pp->id >= atomic_load(&sched.gomaxprocs)) {
+        if (retire) {
             retirep_locked(pp);
             gort__unlock(&sched.lock);
             gort__stack_flush_cache(pp);
@@ -745,9 +752,12 @@ static void startlockedm(struct m *mp, struct g *gp);
 /* Makes gp the running goroutine of mp (which holds pp). */
 static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit)
 {
-    if (unlikely(gp->stack.lo == 0)) {
-        if (gp->stack_reserved) {
-            if (gort__stack_get_reserved(pp, &gp->stack) != 0)
+    if (unlikely(gp->sp == NULL)) {
+        /* First run: take the reserved stack (custom-sized stacks were
+         * mapped by gort_go_ex) and build the entry frame. */
+        if (gp->stack.lo == 0) {
+            if (!gp->stack_reserved ||
+                gort__stack_get_reserved(pp, &gp->stack) != 0)
                 gort__fatal("out of memory allocating a goroutine stack");
             gp->stack_reserved = false;
         }
@@ -776,6 +786,19 @@ static void execute(struct m *mp, struct g *gp, bool inherit)
     gort__afterswitch(mp);
 }
 
+/* A canary stack (no guard page) was found overwritten when its goroutine
+ * switched out.  Checked before the switch, on the goroutine's own stack:
+ * the stack it would switch to may be the one it overran. */
+static _Noreturn void stack_overflowed(struct g *gp)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf,
+             "runtime: goroutine %lld overflowed its %zu-byte stack\n",
+             (long long)gp->goid, (size_t)(gp->stack.hi - gp->stack.lo));
+    gort__write_str(2, buf);
+    gort__fatal("stack overflow");
+}
+
 void gort__afterswitch(struct m *mp)
 {
     int act = mp->act;
@@ -784,14 +807,6 @@ void gort__afterswitch(struct m *mp)
     struct g *gp = mp->actg;
     mp->act = ACT_NONE;
     mp->actg = NULL;
-    if (unlikely(!gort__stack_canary_ok(&gp->stack))) {
-        char buf[128];
-        snprintf(buf, sizeof buf,
-                 "runtime: goroutine %lld overflowed its %zu-byte stack\n",
-                 (long long)gp->goid, (size_t)(gp->stack.hi - gp->stack.lo));
-        gort__write_str(2, buf);
-        gort__fatal("stack overflow");
-    }
     switch (act) {
     case ACT_PARK: {
         bool (*unlockf)(struct g *, void *) = mp->waitunlockf;
@@ -835,10 +850,16 @@ void gort__gswitch(int act)
     struct p *pp = mp->p;
     struct g *next = NULL;
     bool inherit = false;
+    /* Overflow check for stacks without a guard page: the canary, and
+     * where the stack pointer is now (a frame may skip the canary). */
+    if (unlikely((uintptr_t)__builtin_frame_address(0) < gp->stack.lo + 512 ||
+                 !gort__stack_canary_ok(&gp->stack)))
+        stack_overflowed(gp);
     if (likely(!mp->lockedg)) {
         /* The fast path: the next G of our own queue, switched to
          * directly.  Anything unusual goes through g0. */
-        bool normal = !sched.exiting &&
+        bool normal = !atomic_load_explicit(&sched.exiting,
+                                            memory_order_relaxed) &&
                       pp->id < atomic_load_explicit(&sched.gomaxprocs,
                                                     memory_order_relaxed);
         int64_t gq = atomic_load_explicit(&sched.runqsize, memory_order_relaxed);

@@ -307,7 +307,7 @@ typedef struct schedt {
     bool started;               /* a gort_run is in progress */
     bool main_started;
     _Atomic uint64_t gen;       /* bumps on every gort_run */
-    bool exiting;               /* main returned; Ms park */
+    _Atomic bool exiting;       /* main returned; Ms park */
     gort__note main_done;       /* the gort_run caller sleeps here */
     int main_goexited;          /* goroutine 1 called gort_goexit */
     struct g *maing;            /* the current run's main goroutine */

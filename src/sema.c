@@ -76,6 +76,18 @@
  *   instead of goready.  Such threads call gort__note_foreign() so that the
  *   deadlock detector knows someone it cannot see may still release.
  *
+ * Abandoned goroutines
+ *
+ *   When gort_run returns, goroutines parked here stay queued: their
+ *   waiter nodes live on stacks that the core keeps as long as the G is
+ *   parked (it frees an abandoned G's stack only when the G is scheduled
+ *   again and discarded).  That is what keeps the bucket lists free of
+ *   dangling pointers across runs; a core change that reclaimed parked
+ *   abandoned Gs would first have to unlink them here.  A release in a
+ *   later run may hand its unit to such a G, which the scheduler then
+ *   discards: objects still in use by abandoned goroutines are not
+ *   expected to work across runs (in Go the process would have exited).
+ *
  * Lock order: the bucket lock is the outermost runtime lock (runtime.h).
  * While holding it we call nothing that takes another lock, except
  * gort__gopark, which releases it on g0 before scheduling; goready and

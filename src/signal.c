@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static struct sigaction old_segv, old_bus;
@@ -36,15 +37,32 @@ static void forward(int sig, siginfo_t *info, void *ctx)
     signal(sig, SIG_DFL);
 }
 
+static uintptr_t context_sp(void *ctx)
+{
+    ucontext_t *uc = ctx;
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.sp;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
 static void fault_handler(int sig, siginfo_t *info, void *ctx)
 {
     struct m *mp = gort__getm();
     struct g *gp = mp ? mp->curg : NULL;
     if (gp && gp->stack.lo) {
         uintptr_t a = (uintptr_t)info->si_addr;
+        uintptr_t sp = context_sp(ctx);
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
-        /* The guard page, or just below it for a frame that jumped it. */
-        if (a < gp->stack.lo && a + 64 * page >= gp->stack.lo) {
+        /* The guard page, or just below it for a frame that jumped it;
+         * or (canary stacks, no guard) a stack pointer already below
+         * the stack, that ran through whatever lay beneath. */
+        if ((a < gp->stack.lo && a + 64 * page >= gp->stack.lo) ||
+            (sp != 0 && sp < gp->stack.lo && sp + 1024 * page > gp->stack.lo)) {
             char buf[128];
             snprintf(buf, sizeof buf,
                      "runtime: goroutine stack exceeds %zu-byte limit\n",
@@ -61,8 +79,8 @@ void gort__signal_init(void)
     pthread_sigmask(SIG_SETMASK, NULL, &initsigmask);
     long sz = sysconf(_SC_SIGSTKSZ);
     altsz = (size_t)(sz > 0 ? sz : SIGSTKSZ);
-    if (altsz < 64 * 1024)
-        altsz = 64 * 1024;  /* room for printing a symbolized backtrace */
+    if (altsz < 256 * 1024)
+        altsz = 256 * 1024; /* room for a DWARF-symbolized backtrace */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = fault_handler;
