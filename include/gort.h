@@ -141,6 +141,213 @@ GORT_EXPORT int gort_proc_stats(gort_proc_stat *out, int n);
 GORT_EXPORT int64_t gort_nanotime(void);
 
 /* ------------------------------------------------------------------------ */
+/* defer / panic / recover                                                  */
+/* ------------------------------------------------------------------------ */
+/*
+ *   gort_scope {
+ *       FILE *f = fopen(path, "r");
+ *       gort_defer(close_file, f);      // runs when control leaves the block
+ *       ...
+ *   }
+ *
+ * gort_scope { ... } is a block whose gort_defer(fn, arg) calls run
+ * last-in first-out, exactly once, when control leaves it by any path:
+ * falling off the end, return, break, continue, goto out of it,
+ * gort_goexit, or a panic.  `arg` is evaluated when gort_defer runs.
+ * gort_scope is a one-iteration `for` statement: a `break` or `continue`
+ * written directly inside it leaves the scope (running its defers); it
+ * does not reach an enclosing loop.  Scopes nest, a function may hold
+ * several, and gort_defer attaches to the innermost active scope of the
+ * goroutine (which may belong to a caller).  gort_defer outside any scope
+ * is the fatal error "gort_defer outside gort_scope".
+ *
+ * A panic runs the pending deferred calls of the goroutine, innermost
+ * first, on top of the panicking stack.  gort_recover(), called while a
+ * deferred call runs because of a panic, stops the panic and returns its
+ * description: the rest of that scope's deferred calls run, then execution
+ * resumes right after the gort_scope that deferred the recovering call.
+ * As with setjmp, locals of that function changed inside the scope and
+ * read after a recovery must be volatile.  Unrecovered, the panic prints
+ * Go's report (panic: msg, the goroutine and its backtrace) and the
+ * process exits with status 2.  A longjmp out of a gort_scope by user code
+ * skips its deferred calls and leaves the scope chain broken: don't.
+ * See docs/defer.md.
+ */
+
+typedef struct gort_panic_info {
+    const char *msg;        /* the formatted message */
+    void *value;            /* gort_panic_value's value, else NULL */
+    int64_t goid;           /* the panicking goroutine (0: a plain thread) */
+} gort_panic_info;
+
+GORT_EXPORT GORT_NORETURN void gort_panic(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+GORT_EXPORT GORT_NORETURN void gort_panic_value(void *value, const char *fmt,
+                                                ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Non-NULL only while a deferred call runs during a panic of the calling
+ * goroutine (and not inside a deferred call nested in it); stops that
+ * panic.  The info stays valid until the recovering scope is left. */
+GORT_EXPORT const gort_panic_info *gort_recover(void);
+
+/* Runs fn(arg).  Returns true if it returned normally; false if it
+ * panicked, with *out (if not NULL) describing the panic (out->msg stays
+ * valid until the next gort_try of this thread or goroutine). */
+GORT_EXPORT bool gort_try(void (*fn)(void *), void *arg, gort_panic_info *out);
+
+/* --- the machinery behind gort_scope (not for direct use) --------------- */
+
+#define GORT__DEFER_INLINE 8
+
+typedef struct gort__defer {
+    void (*fn)(void *);
+    void *arg;
+} gort__defer;
+
+#if (defined(__GNUC__) && !defined(__clang__)) || \
+    (defined(__clang__) && (defined(__x86_64__) || defined(__i386__)))
+#define GORT__SJ_BUILTIN 1
+typedef void *gort__jmpbuf[5];
+#define GORT__SETJMP(b) __builtin_setjmp(b)
+#else
+#include <setjmp.h>
+#define GORT__SJ_BUILTIN 0
+typedef jmp_buf gort__jmpbuf;
+#define GORT__SETJMP(b) _setjmp(b)
+#endif
+
+typedef struct gort__scope {
+    struct gort__scope *link;       /* enclosing scope of this goroutine */
+    uint32_t n;                     /* records in rec[] */
+    uint8_t running;                /* running its records on normal exit */
+    uint8_t sjkind;                 /* GORT__SJ_BUILTIN of the user's compiler */
+    struct gort__deferchunk *more;  /* records past the inline ones */
+    gort__defer rec[GORT__DEFER_INLINE];
+    gort__jmpbuf jb;                /* where a recovered panic resumes */
+} gort__scope;
+
+/* Per-thread state, swapped on every goroutine switch so it follows the
+ * goroutine: the innermost scope and the panic chain. */
+struct gort__tls {
+    gort__scope *scope;
+    void *panic;
+    void *goexit;
+    void *recovered;
+};
+extern __thread struct gort__tls gort_tls
+    __attribute__((tls_model("initial-exec")));
+
+GORT_EXPORT void gort__defer_slow(gort__scope *s, void (*fn)(void *), void *arg);
+GORT_EXPORT void gort__scope_leave_slow(gort__scope *s);
+GORT_EXPORT GORT_NORETURN void gort__defer_noscope(void);
+GORT_EXPORT gort__scope *gort__tls_scope_get_slow(void);
+GORT_EXPORT void gort__tls_scope_set_slow(gort__scope *s);
+
+/* The scope chain head lives in TLS that the runtime swaps per goroutine.
+ * It is read and written with asm volatile so that no compiler can reuse
+ * a thread-local address computed before a call that moved the goroutine
+ * to another thread (the errno problem, DESIGN 3.3). */
+#if defined(__x86_64__) && defined(__GNUC__)
+static inline gort__scope *gort__tls_scope_get(void)
+{
+    gort__scope *v;
+    __asm__ __volatile__("movq gort_tls@gottpoff(%%rip), %0\n\t"
+                         "movq %%fs:(%0), %0"
+                         : "=r"(v)::"memory");
+    return v;
+}
+static inline void gort__tls_scope_set(gort__scope *s)
+{
+    void *off;
+    __asm__ __volatile__("movq gort_tls@gottpoff(%%rip), %0\n\t"
+                         "movq %1, %%fs:(%0)"
+                         : "=&r"(off)
+                         : "r"(s)
+                         : "memory");
+}
+#elif defined(__aarch64__) && defined(__GNUC__)
+static inline gort__scope *gort__tls_scope_get(void)
+{
+    gort__scope *v;
+    void *off;
+    __asm__ __volatile__("adrp %1, :gottprel:gort_tls\n\t"
+                         "ldr %1, [%1, #:gottprel_lo12:gort_tls]\n\t"
+                         "mrs %0, tpidr_el0\n\t"
+                         "ldr %0, [%0, %1]"
+                         : "=&r"(v), "=&r"(off)::"memory");
+    return v;
+}
+static inline void gort__tls_scope_set(gort__scope *s)
+{
+    void *off, *tp;
+    __asm__ __volatile__("adrp %0, :gottprel:gort_tls\n\t"
+                         "ldr %0, [%0, #:gottprel_lo12:gort_tls]\n\t"
+                         "mrs %1, tpidr_el0\n\t"
+                         "str %2, [%1, %0]"
+                         : "=&r"(off), "=&r"(tp)
+                         : "r"(s)
+                         : "memory");
+}
+#else
+#define gort__tls_scope_get() gort__tls_scope_get_slow()
+#define gort__tls_scope_set(s) gort__tls_scope_set_slow(s)
+#endif
+
+static inline gort__scope *gort__scope_enter(gort__scope *s)
+{
+    s->link = gort__tls_scope_get();
+    s->n = 0;
+    s->running = 0;
+    s->sjkind = GORT__SJ_BUILTIN;
+    s->more = NULL;
+    gort__tls_scope_set(s);
+    return s;
+}
+
+static inline void gort__scope_leave(gort__scope *s)
+{
+    if (__builtin_expect(s->more != NULL, 0)) {
+        gort__scope_leave_slow(s);
+        return;
+    }
+    s->running = 1;
+    while (s->n > 0) {
+        gort__defer *d = &s->rec[--s->n];   /* popped before the call */
+        d->fn(d->arg);
+    }
+    gort__tls_scope_set(s->link);
+}
+
+static inline void gort__defer_push(void (*fn)(void *), void *arg)
+{
+    gort__scope *s = gort__tls_scope_get();
+    if (__builtin_expect(s == NULL, 0))
+        gort__defer_noscope();
+    if (__builtin_expect(s->n < GORT__DEFER_INLINE, 1)) {
+        s->rec[s->n].fn = fn;
+        s->rec[s->n].arg = arg;
+        s->n++;
+        return;
+    }
+    gort__defer_slow(s, fn, arg);
+}
+
+#define GORT__CAT2(a, b) a##b
+#define GORT__CAT(a, b) GORT__CAT2(a, b)
+#define GORT__UNIQ(n) GORT__CAT(n, __LINE__)
+
+#define gort_scope                                                          \
+    for (gort__scope GORT__UNIQ(gort__s_)                                  \
+             __attribute__((cleanup(gort__scope_leave))),                  \
+         *GORT__UNIQ(gort__p_) = gort__scope_enter(&GORT__UNIQ(gort__s_)); \
+         GORT__UNIQ(gort__p_) != NULL &&                                   \
+         GORT__SETJMP(GORT__UNIQ(gort__s_).jb) == 0;                       \
+         GORT__UNIQ(gort__p_) = NULL)
+
+#define gort_defer(fn, arg) gort__defer_push((fn), (void *)(arg))
+
+/* ------------------------------------------------------------------------ */
 /* sync: zero-initialised, blocking parks the goroutine (a plain thread     */
 /* that is not a goroutine blocks on a futex instead).                      */
 /* ------------------------------------------------------------------------ */

@@ -216,6 +216,7 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
     gp->lockedm = NULL;
     gp->lockedcount = 0;
     gp->waitreason = waitReasonZero;
+    memset(&gp->tls, 0, sizeof gp->tls);
     struct g *cur = mp ? mp->curg : NULL;
     if (cur) {
         gp->gen = cur->gen;     /* children of abandoned goroutines die too */
@@ -289,6 +290,7 @@ int64_t gort_self(void)
 void gort__goentry(struct g *gp)
 {
     gort__afterswitch(gort__getm());
+    memset(gort__tlsp(), 0, sizeof(struct gort__tls));
     errno = 0;
     gp->fn(gp->arg);
     gort__goexit1();
@@ -325,15 +327,17 @@ void gort__goexit0(struct g *gp)
 
 void gort__goexit1(void)
 {
+    struct gort__tls *t = gort__tlsp();
+    free(t->recovered);
+    memset(t, 0, sizeof *t);
     gort__gswitch(ACT_EXIT);
     gort__throw("goexit: dead goroutine resumed");
 }
 
-void gort_goexit(void)
+/* The end of gort_goexit, after the deferred calls ran. */
+void gort__goexit_end(void)
 {
     struct g *gp = gort__getg();
-    if (!gp)
-        gort__fatal("gort_goexit called outside a goroutine");
     if (gp == sched.maing) {
         gort__lock(&sched.lock);
         sched.main_goexited = 1;

@@ -878,6 +878,7 @@ void gort__gswitch(int act)
     mp->act = act;
     mp->actg = gp;
     gp->saved_errno = errno;
+    gp->tls = *gort__tlsp();    /* scope and panic chains go with gp */
     if (next) {
         startg(mp, pp, next, inherit);
         gort__swapctx(&gp->sp, next->sp);
@@ -887,6 +888,7 @@ void gort__gswitch(int act)
     }
     /* Running again, possibly on another M. */
     gort__afterswitch(gort__getm());
+    *gort__tlsp() = gp->tls;
     errno = gp->saved_errno;
 }
 

@@ -7,6 +7,8 @@
  *
  * Lock order (a lock may be taken while holding only locks above it):
  *
+ *     hchan.lock (chan.c; a select holds several, taken in address
+ *       order) -- never held together with a sema bucket lock
  *     sema bucket lock (sema.c)
  *       sched.lock            (proc.c: idle lists, global run queue, allgs)
  *         sched.gflock        (g.c: global free G list)
@@ -183,6 +185,7 @@ typedef struct g {
     int64_t waitsince;          /* when it parked (nanotime) */
     void *param;                /* value passed by the waker */
     char *name;                 /* gort_attr.name copy, or NULL */
+    struct gort__tls tls;       /* scope/panic chain while switched out */
     size_t stack_size_req;      /* 0 = default pooled stack */
 } g_t;
 
@@ -197,6 +200,17 @@ typedef struct sudog {
     uint32_t ticket;
     int64_t acquiretime;
     bool ok;
+    /* Channels (chan.c, select.c); all under the lock of channel c. */
+    struct gort_chan *c;            /* the channel this sudog is queued on */
+    bool isselect;                  /* one of a select's sudogs */
+    bool success;                   /* woken by a value (true) or by close */
+    struct sudog *waitlink;         /* select: next sudog of the same
+                                       select, in lock order */
+    struct sudog *readylink;        /* close: next waiter to wake once the
+                                       channel lock is dropped */
+    _Atomic(uintptr_t) *selectdone; /* select: the select's claim word, on
+                                       its stack (Go's g.selectDone): 0,
+                                       then the winning sudog */
 } sudog;
 
 /* ------------------------------------------------------------------------ */
@@ -260,6 +274,8 @@ typedef struct p {
     gort__stack stkcache[STKCACHE_MAX];
     int32_t nstkcache;
     int32_t stkcredit;          /* this P's share of the stack credit */
+    struct gort__deferchunk *deferpool; /* free defer chunks (owner) */
+    int32_t ndeferpool;
     /* Goroutines created / ended on this P (owner writes, anyone reads):
      * their difference summed over Ps is the goroutine count. */
     _Atomic int64_t ncreated, nended;
@@ -402,13 +418,78 @@ GORT_INTERNAL void gort__gfput(struct p *pp, struct g *gp);
 GORT_INTERNAL int64_t gort__newgoid(struct p *pp);
 GORT_INTERNAL void gort__goexit0(struct g *gp);
 GORT_INTERNAL _Noreturn void gort__goexit1(void);
+GORT_INTERNAL _Noreturn void gort__goexit_end(void);
 
 /* sema.c: Go's semacquire/semrelease on a uint32 counter, parking the
  * goroutine (or futex-blocking a plain thread) keyed by address. */
 GORT_INTERNAL void gort__semacquire(uint32_t *addr, bool lifo, int reason);
 GORT_INTERNAL void gort__semrelease(uint32_t *addr, bool handoff);
 
-/* panic.c (until the panic issue lands: printed and exit 2) */
+/* ------------------------------------------------------------------------ */
+/* chan.c / select.c: channels (Go's hchan) and select                      */
+/* ------------------------------------------------------------------------ */
+
+/* A FIFO of waiting sudogs (Go's waitq).  first is read without the lock
+ * by the non-blocking fast paths (chan.c, "Racy reads"), so it is an
+ * atomic written with release under the lock; last is lock-only. */
+typedef struct waitq {
+    _Atomic(struct sudog *) first;
+    struct sudog *last;
+} waitq;
+
+/* Go's hchan.  Everything is guarded by lock except the immutable fields
+ * (dataqsiz, elemsize, buf) and the lock-free reads of qcount, closed and
+ * the waitq heads, which chan.c's essay justifies. */
+struct gort_chan {
+    gort__mutex lock;
+    _Atomic uint32_t closed;    /* 0 open, 1 closed; written under lock */
+    _Atomic size_t qcount;      /* elements in buf; written under lock */
+    size_t sendx;               /* next slot to fill */
+    size_t recvx;               /* next slot to drain */
+    waitq recvq;                /* parked receivers */
+    waitq sendq;                /* parked senders */
+    size_t dataqsiz;            /* capacity (immutable) */
+    size_t elemsize;            /* bytes per element (immutable) */
+    char *buf;                  /* dataqsiz slots of elemsize bytes */
+};
+
+#define GORT__CHAN_ELEM_MAX ((size_t)64 * 1024)
+/* Zero bytes for "send the zero value" (a NULL element pointer). */
+GORT_INTERNAL extern unsigned char gort__zeroval[GORT__CHAN_ELEM_MAX];
+
+GORT_INTERNAL void gort__waitq_enqueue(waitq *q, sudog *sg);
+/* Takes the first waiter that may still be woken: a select's sudog whose
+ * select another channel already claimed is dropped on the way. */
+GORT_INTERNAL sudog *gort__waitq_dequeue(waitq *q);
+/* Unlinks sg if it is still queued on q (select's pass 3). */
+GORT_INTERNAL void gort__waitq_remove(waitq *q, sudog *sg);
+/* Go's send()/recv() without the unlock and the wake-up: the channel is
+ * locked, sg dequeued; the caller unlocks, then calls gort__chan_wake. */
+GORT_INTERNAL void gort__chan_senddirect(struct gort_chan *c, sudog *sg,
+                                         const void *ep);
+GORT_INTERNAL void gort__chan_recvdirect(struct gort_chan *c, sudog *sg,
+                                         void *ep);
+/* Wakes a waiter taken off a channel queue (goroutine or plain thread);
+ * gp and note were read from its sudog before the channel was unlocked. */
+GORT_INTERNAL void gort__chan_wake(struct g *gp, gort__note *note);
+/* Parks the caller (goroutine or plain thread) for ever. */
+GORT_INTERNAL _Noreturn void gort__block_forever(int reason);
+/* Registers a plain thread with the deadlock detector on its first
+ * channel operation (a thread-local flag test afterwards). */
+GORT_INTERNAL void gort__chan_thread_first_use(void);
+GORT_INTERNAL extern __thread __attribute__((tls_model("initial-exec")))
+bool gort__chan_thread_seen;
+#define GORT__CHAN_NOTE_THREAD()                                           \
+    do {                                                                   \
+        if (unlikely(!gort__chan_thread_seen))                             \
+            gort__chan_thread_first_use();                                 \
+    } while (0)
+
+/* panic.c: the thread's gort_tls, read through a non-inlinable accessor
+ * (the address must not be reused after a switch).  gort__panicmsg is a
+ * recoverable panic with a runtime message (Go's wording). */
+GORT_INTERNAL struct gort__tls *gort__tlsp(void);
+GORT_INTERNAL void gort__g_release_panicinfo(struct g *gp);
 GORT_INTERNAL _Noreturn void gort__throw(const char *msg);
 GORT_INTERNAL _Noreturn void gort__fatal(const char *msg);
 GORT_INTERNAL _Noreturn void gort__panicmsg(const char *msg);
