@@ -96,8 +96,11 @@ __attribute__((noinline)) struct g *gort__getg(void)
     return mp ? mp->curg : NULL;
 }
 
-int *gort_errno_location(void)
+/* Not inlinable, and with a barrier: inlined, a compiler may keep the
+ * address from before a switch (it did: clang, in gort__gswitch). */
+__attribute__((noinline)) int *gort_errno_location(void)
 {
+    __asm__ __volatile__("" ::: "memory");
     return __errno_location();
 }
 
@@ -121,6 +124,7 @@ uint32_t gort__fastrand(void)
 /* ------------------------------------------------------------------------ */
 
 static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t);
+static void globrunqputbatch_locked(struct g *head, int32_t n);
 
 bool gort__runqempty(struct p *pp)
 {
@@ -178,13 +182,7 @@ static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t)
         batch[i]->schedlink = batch[i + 1];
     gp->schedlink = NULL;
     gort__lock(&sched.lock);
-    if (sched.runq.tail)
-        sched.runq.tail->schedlink = batch[0];
-    else
-        sched.runq.head = batch[0];
-    sched.runq.tail = gp;
-    sched.runq.size += n + 1;
-    atomic_store(&sched.runqsize, sched.runq.size);
+    globrunqputbatch_locked(batch[0], (int32_t)n + 1);
     gort__unlock(&sched.lock);
     return true;
 }
@@ -288,16 +286,24 @@ uint32_t gort__runqsteal(struct p *pp, struct p *victim, bool stealrunnext,
 /* Global run queue (sched.lock)                                            */
 /* ------------------------------------------------------------------------ */
 
+/* Appends a chain of n Gs (linked through schedlink) as one batch. */
+static void globrunqputbatch_locked(struct g *head, int32_t n)
+{
+    head->batchn = n;
+    head->batchnext = NULL;
+    if (sched.runq.tail)
+        sched.runq.tail->batchnext = head;
+    else
+        sched.runq.head = head;
+    sched.runq.tail = head;
+    sched.runq.size += n;
+    atomic_store(&sched.runqsize, sched.runq.size);
+}
+
 static void globrunqput_locked(struct g *gp)
 {
     gp->schedlink = NULL;
-    if (sched.runq.tail)
-        sched.runq.tail->schedlink = gp;
-    else
-        sched.runq.head = gp;
-    sched.runq.tail = gp;
-    sched.runq.size++;
-    atomic_store(&sched.runqsize, sched.runq.size);
+    globrunqputbatch_locked(gp, 1);
 }
 
 void gort__globrunqput(struct g *gp)
@@ -307,32 +313,70 @@ void gort__globrunqput(struct g *gp)
     gort__unlock(&sched.lock);
 }
 
-static struct g *globrunqget_locked(struct p *pp, int64_t max)
+/* Takes Gs from the global queue: one when max == 1 (the fairness
+ * check), else the first batch.  Returns the first G; the rest of the
+ * chain, if any, is left in *rest for runqputbatch (after unlocking). */
+static struct g *globrunqget_locked(int64_t max, struct g **rest)
 {
-    int64_t size = sched.runq.size;
-    if (size == 0)
+    struct g *b = sched.runq.head;
+    *rest = NULL;
+    if (!b)
         return NULL;
-    int32_t procs = atomic_load(&sched.gomaxprocs);
-    int64_t n = size / procs + 1;
-    if (n > size)
-        n = size;
-    if (max > 0 && n > max)
-        n = max;
-    if (n > RUNQ_SIZE / 2)
-        n = RUNQ_SIZE / 2;
-    sched.runq.size -= n;
-    atomic_store(&sched.runqsize, sched.runq.size);
-    struct g *gp = sched.runq.head;
-    sched.runq.head = gp->schedlink;
-    if (!sched.runq.head)
-        sched.runq.tail = NULL;
-    for (n--; n > 0; n--) {
-        struct g *g1 = sched.runq.head;
-        sched.runq.head = g1->schedlink;
+    if (max == 1 && b->batchn > 1) {
+        /* Split: the second G heads the rest of the batch. */
+        struct g *nb = b->schedlink;
+        nb->batchn = b->batchn - 1;
+        nb->batchnext = b->batchnext;
+        sched.runq.head = nb;
+        if (sched.runq.tail == b)
+            sched.runq.tail = nb;
+        sched.runq.size--;
+    } else {
+        sched.runq.head = b->batchnext;
         if (!sched.runq.head)
             sched.runq.tail = NULL;
-        gort__runqput(pp, g1, false);
+        sched.runq.size -= b->batchn;
+        *rest = b->schedlink;
     }
+    atomic_store(&sched.runqsize, sched.runq.size);
+    b->schedlink = NULL;
+    b->batchnext = NULL;
+    return b;
+}
+
+/* Puts a chain of Gs into pp's ring, publishing the tail once; what does
+ * not fit goes back to the global queue. */
+static void runqputbatch(struct p *pp, struct g *chain)
+{
+    if (!chain)
+        return;
+    uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    while (chain && t - h < RUNQ_SIZE) {
+        struct g *next = chain->schedlink;
+        atomic_store_explicit(&pp->runq[t % RUNQ_SIZE], chain, memory_order_relaxed);
+        t++;
+        chain = next;
+    }
+    atomic_store_explicit(&pp->runqtail, t, memory_order_release);
+    if (chain) {
+        int32_t n = 0;
+        for (struct g *g1 = chain; g1; g1 = g1->schedlink)
+            n++;
+        gort__lock(&sched.lock);
+        globrunqputbatch_locked(chain, n);
+        gort__unlock(&sched.lock);
+    }
+}
+
+static struct g *globrunqget(int64_t max)
+{
+    struct g *gp, *rest;
+    struct m *mp = gort__getm();
+    gort__lock(&sched.lock);
+    gp = globrunqget_locked(max, &rest);
+    gort__unlock(&sched.lock);
+    runqputbatch(mp->p, rest);
     return gp;
 }
 
@@ -680,19 +724,13 @@ top:
 
     /* Fairness: now and then look at the global queue first. */
     if (pp->schedtick % 61 == 0 && atomic_load(&sched.runqsize) > 0) {
-        gort__lock(&sched.lock);
-        gp = globrunqget_locked(pp, 1);
-        gort__unlock(&sched.lock);
-        if (gp)
+        if ((gp = globrunqget(1)) != NULL)
             return gp;
     }
     if ((gp = gort__runqget(pp, inherit)) != NULL)
         return gp;
     if (atomic_load(&sched.runqsize) > 0) {
-        gort__lock(&sched.lock);
-        gp = globrunqget_locked(pp, 0);
-        gort__unlock(&sched.lock);
-        if (gp)
+        if ((gp = globrunqget(0)) != NULL)
             return gp;
     }
 
@@ -711,8 +749,10 @@ top:
     /* Nothing: give up the P. */
     gort__lock(&sched.lock);
     if (sched.runq.size != 0) {
-        gp = globrunqget_locked(pp, 0);
+        struct g *rest;
+        gp = globrunqget_locked(0, &rest);
         gort__unlock(&sched.lock);
+        runqputbatch(pp, rest);
         return gp;
     }
     releasep(mp);

@@ -180,6 +180,8 @@ typedef struct g {
     struct m *lockedm;          /* thread it is wired to */
     uint32_t lockedcount;       /* nesting of gort_lock_os_thread */
     struct g *schedlink;        /* run queue / free list link */
+    struct g *batchnext;        /* global queue: next batch (on batch heads) */
+    int32_t batchn;             /* global queue: Gs in the batch it heads */
     void (*fn)(void *);
     void *arg;
     int64_t waitsince;          /* when it parked (nanotime) */
@@ -281,10 +283,13 @@ typedef struct p {
     _Atomic int64_t ncreated, nended;
 } p_t;
 
-/* A queue of Gs linked through schedlink. */
+/* The global run queue: a FIFO of batches.  A batch is a chain of Gs
+ * linked through schedlink; its head G carries batchn and batchnext.  A
+ * full local queue moves 129 Gs in one batch, and a P with nothing to do
+ * takes a whole batch, so neither walks a list under sched.lock. */
 typedef struct gqueue {
-    struct g *head, *tail;
-    int64_t size;
+    struct g *head, *tail;      /* first and last batch heads */
+    int64_t size;               /* Gs in all batches */
 } gqueue;
 
 typedef struct schedt {

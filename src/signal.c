@@ -60,9 +60,10 @@ static void fault_handler(int sig, siginfo_t *info, void *ctx)
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         /* The guard page, or just below it for a frame that jumped it;
          * or (canary stacks, no guard) a stack pointer already below
-         * the stack, that ran through whatever lay beneath. */
+         * the stack (by up to 64 MiB), that ran through whatever lay
+         * beneath before it hit something unmapped. */
         if ((a < gp->stack.lo && a + 64 * page >= gp->stack.lo) ||
-            (sp != 0 && sp < gp->stack.lo && sp + 1024 * page > gp->stack.lo)) {
+            (sp != 0 && sp < gp->stack.lo && gp->stack.lo - sp < ((uintptr_t)64 << 20))) {
             char buf[128];
             snprintf(buf, sizeof buf,
                      "runtime: goroutine stack exceeds %zu-byte limit\n",
