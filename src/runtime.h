@@ -96,6 +96,7 @@ typedef struct gort__stack {
     uintptr_t lo;           /* lowest usable byte (above the guard page) */
     uintptr_t hi;           /* one past the highest byte */
     uint32_t flags;
+    struct gort__slab *slab; /* pooled stacks: the slab they belong to */
 } gort__stack;
 
 #define GORT__STACK_CANARY 0x676f72745354414bULL /* "gortSTAK" */

@@ -9,10 +9,14 @@
  * Default-size stacks come from slabs of SLAB_STACKS slots (one mmap each,
  * so a million stacks are ~31k mmaps, not a million) and are recycled:
  * first through a per-P cache (owner only, no locks: the hot path of
- * goroutine churn), then through a global pool under pool.lock.  A stack
- * that moves to the global pool has all its pages given back with
- * MADV_DONTNEED, so memory returns to its plateau after a burst.  Stacks of
- * other sizes (gort_go_ex) are mapped and unmapped one by one.
+ * goroutine churn), then through a global pool under pool.lock.  Pages go
+ * back to the kernel a slab at a time: when every stack of a slab sits in
+ * the global pool and some of them were used, one MADV_DONTNEED covers the
+ * whole slab.  (One call per stack cost more than the stacks themselves:
+ * each call is a TLB shoot-down across the process's threads, and a VM
+ * exit on virtual machines.)  After a burst, memory returns to its plateau
+ * as the burst's slabs empty.  Stacks of other sizes (gort_go_ex) are
+ * mapped and unmapped one by one.
  *
  * Guard modes, chosen per stack when it is first handed out:
  *   - MADV_GUARD_INSTALL (Linux >= 6.13): the guard is a page-table marker;
@@ -60,6 +64,13 @@ static size_t slotsz;           /* defsize + guard page */
 static _Atomic int guardmode;   /* mode for stacks handed out from now on */
 static _Atomic long nmprot;     /* mprotect guards in place */
 static long mprot_budget;       /* how many we allow ourselves */
+
+/* A slab of SLAB_STACKS default stacks (pool.lock). */
+struct gort__slab {
+    uintptr_t base;
+    uint32_t inpool;        /* its stacks now in the global pool */
+    uint32_t dirty;         /* bit i: stack i was used since last released */
+};
 
 static struct {
     gort__mutex lock;
@@ -164,6 +175,30 @@ canary:
         write_canary(s);
 }
 
+/* Makes room for n more entries in the pool.  pool.lock held. */
+static int pool_reserve_locked(size_t n)
+{
+    if (pool.n + n <= pool.cap)
+        return 0;
+    size_t ncap = pool.cap ? pool.cap * 2 : 1024;
+    while (ncap < pool.n + n)
+        ncap *= 2;
+    gort__stack *nv = realloc(pool.v, ncap * sizeof *nv);
+    if (!nv)
+        return -1;
+    pool.v = nv;
+    pool.cap = ncap;
+    return 0;
+}
+
+/* Takes the top stack of the pool.  pool.lock held, pool not empty. */
+static gort__stack pool_pop_locked(void)
+{
+    gort__stack s = pool.v[--pool.n];
+    s.slab->inpool--;
+    return s;
+}
+
 /* Maps a slab of default stacks into the global pool.  pool.lock held. */
 static int grow_locked(void)
 {
@@ -172,23 +207,20 @@ static int grow_locked(void)
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED)
         return -1;
-    if (pool.n + SLAB_STACKS > pool.cap) {
-        size_t ncap = pool.cap ? pool.cap * 2 : 1024;
-        while (ncap < pool.n + SLAB_STACKS)
-            ncap *= 2;
-        gort__stack *nv = realloc(pool.v, ncap * sizeof *nv);
-        if (!nv) {
-            munmap(base, len);
-            return -1;
-        }
-        pool.v = nv;
-        pool.cap = ncap;
+    struct gort__slab *sl = malloc(sizeof *sl);
+    if (!sl || pool_reserve_locked(SLAB_STACKS) != 0) {
+        free(sl);
+        munmap(base, len);
+        return -1;
     }
+    sl->base = (uintptr_t)base;
+    sl->inpool = SLAB_STACKS;
+    sl->dirty = 0;
     /* Push in reverse so that the lowest addresses are handed out first. */
     for (int i = SLAB_STACKS - 1; i >= 0; i--) {
         uintptr_t slot = (uintptr_t)base + (size_t)i * slotsz;
         pool.v[pool.n++] = (gort__stack){slot + pagesz, slot + slotsz,
-                                         STK_POOLED};
+                                         STK_POOLED, sl};
     }
     atomic_fetch_add(&credit, SLAB_STACKS);
     return 0;
@@ -238,64 +270,36 @@ int gort__stack_get_reserved(struct p *pp, gort__stack *out)
             return -1;
         }
         /* Take a few for the cache at once: one lock per batch. */
-        *out = pool.v[--pool.n];
+        *out = pool_pop_locked();
         while (pool.n > 0 && pp->nstkcache < STKCACHE_MAX / 2)
-            pp->stkcache[pp->nstkcache++] = pool.v[--pool.n];
+            pp->stkcache[pp->nstkcache++] = pool_pop_locked();
         gort__unlock(&pool.lock);
     }
     install_guard(out);
     return 0;
 }
 
-static int cmp_lo(const void *a, const void *b)
-{
-    uintptr_t x = ((const gort__stack *)a)->lo, y = ((const gort__stack *)b)->lo;
-    return x < y ? -1 : x > y;
-}
-
-/* Gives back the pages of n pooled stacks, one madvise per run of
- * neighbours in a slab: madvise is costly (a TLB shoot-down, and a VM
- * exit on virtual machines), neighbours are common.  Guard markers survive
- * MADV_DONTNEED; canaries are rewritten when a stack is handed out. */
-static void release_pages(gort__stack *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_lo);
-    int saved = errno;
-    for (int i = 0; i < n;) {
-        uintptr_t lo = v[i].lo, hi = v[i].hi;
-        int j = i + 1;
-        while (j < n && v[j].lo == hi + pagesz) {
-            hi = v[j].hi;
-            j++;
-        }
-        madvise((void *)lo, hi - lo, MADV_DONTNEED);
-        i = j;
-    }
-    errno = saved;
-}
-
-/* Moves the P's cache down to keep entries into the global pool,
- * releasing the pages of each stack (they may have been deep once). */
+/* Moves the P's cache down to keep entries into the global pool.  A slab
+ * whose every stack is now in the pool, some of them used, gives its
+ * pages back in one call.  Guard markers survive MADV_DONTNEED; canaries
+ * are rewritten when a stack is handed out. */
 static void spill(struct p *pp, int keep)
 {
-    gort__stack tmp[STKCACHE_MAX];
-    int n = 0;
-    while (pp->nstkcache > keep)
-        tmp[n++] = pp->stkcache[--pp->nstkcache];
-    release_pages(tmp, n);
     gort__lock(&pool.lock);
-    if (pool.n + (size_t)n > pool.cap) {
-        size_t ncap = pool.cap ? pool.cap * 2 : 1024;
-        while (ncap < pool.n + (size_t)n)
-            ncap *= 2;
-        gort__stack *nv = realloc(pool.v, ncap * sizeof *nv);
-        if (!nv)
-            gort__throw("out of memory growing the stack pool");
-        pool.v = nv;
-        pool.cap = ncap;
+    if (pool_reserve_locked((size_t)(pp->nstkcache - keep)) != 0)
+        gort__throw("out of memory growing the stack pool");
+    while (pp->nstkcache > keep) {
+        gort__stack s = pp->stkcache[--pp->nstkcache];
+        struct gort__slab *sl = s.slab;
+        sl->dirty |= 1u << ((s.lo - pagesz - sl->base) / slotsz);
+        if (++sl->inpool == SLAB_STACKS && sl->dirty) {
+            int saved = errno;
+            madvise((void *)sl->base, slotsz * SLAB_STACKS, MADV_DONTNEED);
+            errno = saved;
+            sl->dirty = 0;
+        }
+        pool.v[pool.n++] = s;
     }
-    for (int i = 0; i < n; i++)
-        pool.v[pool.n++] = tmp[i];
     gort__unlock(&pool.lock);
 }
 
@@ -339,6 +343,7 @@ int gort__stack_alloc_sized(size_t size, gort__stack *out)
     out->lo = (uintptr_t)base + pagesz;
     out->hi = out->lo + size;
     out->flags = 0;
+    out->slab = NULL;
     install_guard(out);
     return 0;
 }
