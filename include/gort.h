@@ -129,6 +129,118 @@ typedef struct gort_proc_stat {
 GORT_EXPORT int gort_proc_stats(gort_proc_stat *out, int n);
 
 /* ------------------------------------------------------------------------ */
+/* Channels and select (Go's chan; docs/chan.md)                            */
+/* ------------------------------------------------------------------------ */
+
+/* A channel carries elements of a fixed size, copied by value (elem_size
+ * bytes, any content; pointers are copied as bytes, ownership is the
+ * program's business).  cap 0 makes an unbuffered channel: a send waits
+ * for a receiver and hands the value straight to it.  cap > 0 buffers up
+ * to cap elements, delivered in FIFO order.
+ *
+ * Every operation may be called from a goroutine, which parks while it
+ * waits, or from a plain thread that is not a goroutine, which blocks on
+ * a futex; the two mix freely on one channel.  A plain thread counts for
+ * deadlock detection from its first channel operation on: once it has
+ * used a channel, gort no longer reports "all goroutines are asleep",
+ * since that thread may still wake somebody.
+ *
+ * Go's rules, with Go's panic messages (an unrecovered panic prints
+ * "panic: <message>" and exits with status 2):
+ *   - send on a closed channel panics "send on closed channel", also for
+ *     a sender that was already waiting when the channel was closed;
+ *   - close of a closed channel panics "close of closed channel", close
+ *     of NULL "close of nil channel";
+ *   - a receive on a closed channel returns the values still buffered,
+ *     then returns false at once with the element zeroed;
+ *   - a NULL channel is never ready: sending to or receiving from it
+ *     blocks for ever (deadlock detection sees such a goroutine as
+ *     asleep), and select ignores cases on it. */
+typedef struct gort_chan gort_chan;
+
+/* A new channel of cap elements of elem_size bytes.  elem_size may be 0
+ * (the channel then carries only events, like Go's chan struct{}).
+ * Returns NULL with errno = EINVAL when elem_size exceeds 64 KiB or the
+ * buffer (elem_size * cap) would exceed 1 GiB, ENOMEM when memory is
+ * short. */
+GORT_EXPORT gort_chan *gort_chan_make(size_t elem_size, size_t cap);
+
+/* Frees a channel.  NULL is a no-op.  Nobody may use the channel during
+ * or after the call; a goroutine or thread still blocked on it (in a send,
+ * a receive or a select) is the panic "gort_chan_free of channel with
+ * blocked goroutines".  Values still buffered are discarded. */
+GORT_EXPORT void gort_chan_free(gort_chan *c);
+
+/* The number of elements buffered now (a snapshot), and the capacity.
+ * Both are 0 for NULL. */
+GORT_EXPORT size_t gort_chan_len(gort_chan *c);
+GORT_EXPORT size_t gort_chan_cap(gort_chan *c);
+
+/* Go's c <- v: copies elem_size bytes from elem into the channel,
+ * blocking until a receiver takes them or the buffer has room.  elem ==
+ * NULL sends the zero value.  Panics "send on closed channel" (see
+ * above); blocks for ever on a NULL channel. */
+GORT_EXPORT void gort_chan_send(gort_chan *c, const void *elem);
+
+/* Go's v, ok := <-c: blocks until a value arrives or the channel is closed
+ * and drained.  Returns true with the value copied into elem, or false
+ * (closed and drained) with elem zeroed.  elem may be NULL to discard the
+ * value.  Blocks for ever on a NULL channel. */
+GORT_EXPORT bool gort_chan_recv(gort_chan *c, void *elem);
+
+/* Go's close(c): no more sends.  Every blocked receiver wakes with the
+ * zero value and false; every blocked sender wakes and panics "send on
+ * closed channel".  Panics "close of closed channel" / "close of nil
+ * channel". */
+GORT_EXPORT void gort_chan_close(gort_chan *c);
+
+/* Non-blocking operations, Go's select with one case and a default.
+ * gort_chan_trysend returns true if the value was sent (to a waiting
+ * receiver or into the buffer), false if it would block (always false
+ * for NULL); it panics on a closed channel, as the send it stands for.
+ * gort_chan_tryrecv returns 1 if a value was received into elem, 0 if the
+ * receive would block (always 0 for NULL), -1 if the channel is closed and
+ * drained (elem zeroed).  elem may be NULL for both (send the zero value,
+ * discard the value). */
+GORT_EXPORT bool gort_chan_trysend(gort_chan *c, const void *elem);
+GORT_EXPORT int gort_chan_tryrecv(gort_chan *c, void *elem);
+
+/* Case operations for gort_select. */
+enum { GORT_SEND = 1, GORT_RECV = 2 };
+
+/* gort_select flag: return -1 instead of blocking (Go's default case). */
+#define GORT_NONBLOCK 1
+
+/* One case of a select.  chan may be NULL: the case is never chosen.
+ * elem: GORT_SEND reads the value from it (NULL: the zero value);
+ * GORT_RECV writes the value received to it (NULL: discarded; zeroed when
+ * the channel is closed).  ok is written for the chosen case only: for a
+ * receive, true if a value was received, false if the channel is closed
+ * and drained; for a send, true. */
+typedef struct gort_case {
+    gort_chan *chan;
+    int op;             /* GORT_SEND or GORT_RECV */
+    void *elem;
+    bool ok;
+} gort_case;
+
+/* Go's select over cases[0..n).  Waits until at least one case can
+ * proceed, carries out exactly one of them and returns its index.  When
+ * several can proceed, each is chosen with equal probability.  The same
+ * channel may appear in several cases, in either direction.  A send case
+ * on a closed channel that is chosen panics "send on closed channel".
+ *
+ * flags = GORT_NONBLOCK: if no case can proceed now, returns -1 with
+ * errno = EAGAIN (Go's default).  Without it, a select with no cases, or
+ * whose channels are all NULL, blocks for ever.
+ *
+ * Returns -1 with errno = EINVAL when n < 0 or n > 65536, cases is NULL
+ * with n > 0, a case's op is neither GORT_SEND nor GORT_RECV, or flags
+ * has an unknown bit; ENOMEM when more than 16 cases need memory that
+ * cannot be had. */
+GORT_EXPORT int gort_select(gort_case *cases, int n, int flags);
+
+/* ------------------------------------------------------------------------ */
 /* Time (the part the scheduler needs now; timers come with sysmon)         */
 /* ------------------------------------------------------------------------ */
 
@@ -307,12 +419,16 @@ static inline gort__scope *gort__scope_enter(gort__scope *s)
 
 static inline void gort__scope_leave(gort__scope *s)
 {
-    if (__builtin_expect(s->more != NULL, 0)) {
-        gort__scope_leave_slow(s);
-        return;
-    }
     s->running = 1;
-    while (s->n > 0) {
+    for (;;) {
+        /* Checked before every record: a deferred call may itself defer
+         * (onto this scope) past the inline records. */
+        if (__builtin_expect(s->more != NULL, 0)) {
+            gort__scope_leave_slow(s);
+            return;
+        }
+        if (s->n == 0)
+            break;
         gort__defer *d = &s->rec[--s->n];   /* popped before the call */
         d->fn(d->arg);
     }
@@ -340,12 +456,35 @@ static inline void gort__defer_push(void (*fn)(void *), void *arg)
 #define gort_scope                                                          \
     for (gort__scope GORT__UNIQ(gort__s_)                                  \
              __attribute__((cleanup(gort__scope_leave))),                  \
-         *GORT__UNIQ(gort__p_) = gort__scope_enter(&GORT__UNIQ(gort__s_)); \
+         *GORT__UNIQ(gort__p_) = gort__scope_enter(&GORT__UNIQ(gort__s_)), \
+         *gort__lexical __attribute__((unused)) = &GORT__UNIQ(gort__s_);   \
          GORT__UNIQ(gort__p_) != NULL &&                                   \
          GORT__SETJMP(GORT__UNIQ(gort__s_).jb) == 0;                       \
          GORT__UNIQ(gort__p_) = NULL)
 
-#define gort_defer(fn, arg) gort__defer_push((fn), (void *)(arg))
+/* Inside a gort_scope of the same function, gort__lexical names that
+ * scope (each gort_scope declares its own, shadowing the outer ones), so
+ * gort_defer needs no thread-local lookup and the compiler sees the whole
+ * record; elsewhere it is this null constant, and gort_defer finds the
+ * innermost active scope of the goroutine at run time. */
+static gort__scope *const gort__lexical __attribute__((unused)) = 0;
+
+static inline void gort__defer_in(gort__scope *s, void (*fn)(void *), void *arg)
+{
+    if (s == NULL) {
+        gort__defer_push(fn, arg);
+        return;
+    }
+    if (__builtin_expect(s->n < GORT__DEFER_INLINE, 1)) {
+        s->rec[s->n].fn = fn;
+        s->rec[s->n].arg = arg;
+        s->n++;
+        return;
+    }
+    gort__defer_slow(s, fn, arg);
+}
+
+#define gort_defer(fn, arg) gort__defer_in(gort__lexical, (fn), (void *)(arg))
 
 /* ------------------------------------------------------------------------ */
 /* sync: zero-initialised, blocking parks the goroutine (a plain thread     */

@@ -380,8 +380,19 @@ static _Noreturn void vpanic(void *value, const char *fmt, va_list ap)
 {
     panicrec p;
     memset(&p, 0, offsetof(panicrec, msg));
-    vsnprintf(p.msg, sizeof p.msg, fmt ? fmt : "(null)", ap);
-    p.info.msg = p.msg;
+    if (!fmt) {
+        p.info.msg = "(null)";
+    } else if (!strchr(fmt, '%')) {
+        /* Nothing to format: the caller's string outlives the panic's
+         * frames (recover copies it). */
+        p.info.msg = fmt;
+    } else if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+        const char *a = va_arg(ap, const char *);
+        p.info.msg = a ? a : "(null)";
+    } else {
+        vsnprintf(p.msg, sizeof p.msg, fmt, ap);
+        p.info.msg = p.msg;
+    }
     p.info.value = value;
     gopanic(&p);
 }
@@ -423,7 +434,9 @@ const gort_panic_info *gort_recover(void)
             gort__throw("out of memory in recover");
         t->recovered = ri;
     }
-    memcpy(ri->msg, p->msg, sizeof ri->msg);
+    size_t len = strnlen(p->info.msg, sizeof ri->msg - 1);
+    memcpy(ri->msg, p->info.msg, len);
+    ri->msg[len] = '\0';
     ri->info = p->info;
     ri->info.msg = ri->msg;
     p->recovered = true;

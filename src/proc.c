@@ -143,6 +143,14 @@ void gort__runqput(struct p *pp, struct g *gp, bool next)
 {
     if (next) {
         struct g *old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+        if (old == NULL) {
+            /* Only the owner makes runnext non-NULL; others only take a
+             * G out of it.  So an empty slot stays empty until we fill
+             * it, and a plain store does (no RMW on the hot path of every
+             * goready). */
+            atomic_store_explicit(&pp->runnext, gp, memory_order_release);
+            return;
+        }
         while (!atomic_compare_exchange_weak_explicit(
             &pp->runnext, &old, gp, memory_order_acq_rel, memory_order_relaxed)) {
         }

@@ -435,6 +435,14 @@ GORT_INTERNAL void gort__semrelease(uint32_t *addr, bool handoff);
 /* chan.c / select.c: channels (Go's hchan) and select                      */
 /* ------------------------------------------------------------------------ */
 
+/* A channel's lock: a test-and-test-and-set spinlock whose unlock is a
+ * plain release store (chan.c, "The lock", says why it is not a
+ * gort__mutex).  Held only for short sections that never block. */
+typedef struct gort__chanlock {
+    _Atomic uint32_t key;       /* 0 free, 1 held */
+} gort__chanlock;
+GORT_INTERNAL void gort__chanlock_slow(gort__chanlock *l);
+
 /* A FIFO of waiting sudogs (Go's waitq).  first is read without the lock
  * by the non-blocking fast paths (chan.c, "Racy reads"), so it is an
  * atomic written with release under the lock; last is lock-only. */
@@ -447,7 +455,7 @@ typedef struct waitq {
  * (dataqsiz, elemsize, buf) and the lock-free reads of qcount, closed and
  * the waitq heads, which chan.c's essay justifies. */
 struct gort_chan {
-    gort__mutex lock;
+    gort__chanlock lock;
     _Atomic uint32_t closed;    /* 0 open, 1 closed; written under lock */
     _Atomic size_t qcount;      /* elements in buf; written under lock */
     size_t sendx;               /* next slot to fill */
@@ -458,6 +466,20 @@ struct gort_chan {
     size_t elemsize;            /* bytes per element (immutable) */
     char *buf;                  /* dataqsiz slots of elemsize bytes */
 };
+
+static inline void gort__chan_lock(struct gort_chan *c)
+{
+    uint32_t z = 0;
+    if (likely(atomic_compare_exchange_weak_explicit(
+            &c->lock.key, &z, 1, memory_order_acquire, memory_order_relaxed)))
+        return;
+    gort__chanlock_slow(&c->lock);
+}
+
+static inline void gort__chan_unlock(struct gort_chan *c)
+{
+    atomic_store_explicit(&c->lock.key, 0, memory_order_release);
+}
 
 #define GORT__CHAN_ELEM_MAX ((size_t)64 * 1024)
 /* Zero bytes for "send the zero value" (a NULL element pointer). */
