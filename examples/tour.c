@@ -95,7 +95,101 @@ static void locked(void *arg)
     gort_waitgroup_done(wg);
 }
 
-/* 6. Deadlock detection, in a child process. */
+/* 6. defer, panic, recover. */
+static void say(void *msg)
+{
+    printf("  deferred: %s\n", (const char *)msg);
+}
+
+static void recoverer(void *arg)
+{
+    (void)arg;
+    const gort_panic_info *p = gort_recover();
+    if (p)
+        printf("  recovered: \"%s\" (goroutine %lld)\n", p->msg,
+               (long long)p->goid);
+}
+
+static int risky(int x)
+{
+    gort_scope {
+        gort_defer(say, "close the file");
+        gort_defer(say, "unlock the mutex");
+        if (x < 0)
+            gort_panic("negative input %d", x);
+        return x * 2;
+    }
+    return -1;
+}
+
+static void defer_demo(void)
+{
+    printf("risky(21) = %d\n", risky(21));
+    gort_scope {
+        gort_defer(recoverer, NULL);
+        risky(-1);
+        printf("never printed\n");
+    }
+    printf("execution resumed after the scope\n");
+    gort_panic_info info;
+    gort_waitgroup bad = {0};
+    if (!gort_try((void (*)(void *))gort_waitgroup_done, &bad, &info))
+        printf("gort_try caught the runtime's panic: \"%s\"\n", info.msg);
+}
+
+/* 7. Channels: Go's concurrent prime sieve. */
+static void generate(void *arg)
+{
+    gort_chan *ch = arg;
+    for (int i = 2;; i++)
+        gort_chan_send(ch, &i);
+}
+
+struct filter_arg {
+    gort_chan *in, *out;
+    int prime;
+};
+
+static void filter(void *arg)
+{
+    struct filter_arg *f = arg;
+    int i;
+    for (;;) {
+        gort_chan_recv(f->in, &i);
+        if (i % f->prime != 0)
+            gort_chan_send(f->out, &i);
+    }
+}
+
+static void sieve_demo(void)
+{
+    gort_chan *ch = gort_chan_make(sizeof(int), 0);
+    gort_go(generate, ch);
+    static struct filter_arg fa[20];
+    printf("first 20 primes:");
+    for (int i = 0; i < 20; i++) {
+        int prime;
+        gort_chan_recv(ch, &prime);
+        printf(" %d", prime);
+        gort_chan *ch1 = gort_chan_make(sizeof(int), 0);
+        fa[i] = (struct filter_arg){ch, ch1, prime};
+        gort_go(filter, &fa[i]);
+        ch = ch1;
+    }
+    printf("\n");
+
+    /* select with a default case */
+    gort_chan *a = gort_chan_make(sizeof(int), 1), *b = gort_chan_make(sizeof(int), 1);
+    int v = 7, got = 0;
+    gort_chan_send(b, &v);
+    gort_case cases[2] = {{a, GORT_RECV, &got, false}, {b, GORT_RECV, &got, false}};
+    int which = gort_select(cases, 2, GORT_NONBLOCK);
+    printf("select picked case %d, value %d; ", which, got);
+    which = gort_select(cases, 2, GORT_NONBLOCK);
+    printf("then %d (nothing ready: Go's default)\n", which);
+}
+
+/* 8. Deadlock detection, in a child process. */
 static void deadlocked_main(void *arg)
 {
     (void)arg;
@@ -158,7 +252,15 @@ static void tour(void *arg)
     gort_go(locked, &wg);
     gort_waitgroup_wait(&wg);
 
-    printf("\ngoroutines left: %lld\n", (long long)gort_num_goroutine());
+    section("6. defer, panic, recover");
+    defer_demo();
+
+    section("7. channels and select");
+    sieve_demo();
+
+    printf("\ngoroutines left: %lld (the sieve's goroutines are still parked;"
+           " returning from main abandons them, as in Go)\n",
+           (long long)gort_num_goroutine());
 }
 
 int main(void)
@@ -169,7 +271,7 @@ int main(void)
         return 1;
     }
 
-    section("6. deadlock detection (in a child process)");
+    section("8. deadlock detection (in a child process)");
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
