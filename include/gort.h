@@ -317,17 +317,23 @@ typedef struct gort__defer {
     void *arg;
 } gort__defer;
 
-#if (defined(__GNUC__) && !defined(__clang__)) || \
-    (defined(__clang__) && (defined(__x86_64__) || defined(__i386__)))
-#define GORT__SJ_BUILTIN 1
-typedef void *gort__jmpbuf[5];
-#define GORT__SETJMP(b) __builtin_setjmp(b)
-#else
+/* gcc: __builtin_setjmp (three words, no call).  Other compilers: libc's
+ * _setjmp (clang 14 miscompiles code around __builtin_setjmp at -O3 on
+ * x86-64, and lacks it on aarch64).  The library longjmps either kind. */
 #include <setjmp.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#define GORT__SJ_BUILTIN 1
+#define GORT__SETJMP(jbuf) __builtin_setjmp((jbuf).b)
+#else
 #define GORT__SJ_BUILTIN 0
-typedef jmp_buf gort__jmpbuf;
-#define GORT__SETJMP(b) _setjmp(b)
+#define GORT__SETJMP(jbuf) _setjmp((jbuf).j)
 #endif
+/* Room for either kind, so that the layout is the same for every
+ * compiler (the library may be built by another one than the program). */
+typedef union gort__jmpbuf {
+    void *b[5];
+    jmp_buf j;
+} gort__jmpbuf;
 
 typedef struct gort__scope {
     struct gort__scope *link;       /* enclosing scope of this goroutine */
@@ -456,35 +462,12 @@ static inline void gort__defer_push(void (*fn)(void *), void *arg)
 #define gort_scope                                                          \
     for (gort__scope GORT__UNIQ(gort__s_)                                  \
              __attribute__((cleanup(gort__scope_leave))),                  \
-         *GORT__UNIQ(gort__p_) = gort__scope_enter(&GORT__UNIQ(gort__s_)), \
-         *gort__lexical __attribute__((unused)) = &GORT__UNIQ(gort__s_);   \
+         *GORT__UNIQ(gort__p_) = gort__scope_enter(&GORT__UNIQ(gort__s_)); \
          GORT__UNIQ(gort__p_) != NULL &&                                   \
          GORT__SETJMP(GORT__UNIQ(gort__s_).jb) == 0;                       \
          GORT__UNIQ(gort__p_) = NULL)
 
-/* Inside a gort_scope of the same function, gort__lexical names that
- * scope (each gort_scope declares its own, shadowing the outer ones), so
- * gort_defer needs no thread-local lookup and the compiler sees the whole
- * record; elsewhere it is this null constant, and gort_defer finds the
- * innermost active scope of the goroutine at run time. */
-static gort__scope *const gort__lexical __attribute__((unused)) = 0;
-
-static inline void gort__defer_in(gort__scope *s, void (*fn)(void *), void *arg)
-{
-    if (s == NULL) {
-        gort__defer_push(fn, arg);
-        return;
-    }
-    if (__builtin_expect(s->n < GORT__DEFER_INLINE, 1)) {
-        s->rec[s->n].fn = fn;
-        s->rec[s->n].arg = arg;
-        s->n++;
-        return;
-    }
-    gort__defer_slow(s, fn, arg);
-}
-
-#define gort_defer(fn, arg) gort__defer_in(gort__lexical, (fn), (void *)(arg))
+#define gort_defer(fn, arg) gort__defer_push((fn), (void *)(arg))
 
 /* ------------------------------------------------------------------------ */
 /* sync: zero-initialised, blocking parks the goroutine (a plain thread     */

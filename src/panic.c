@@ -50,6 +50,7 @@
  */
 #include "runtime.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,7 +253,7 @@ typedef struct panicrec {
     bool goexit;                /* Goexit's pseudo-panic */
     bool indefer;               /* running one of its deferred calls */
     gort__scope *defer_scope;   /* the scope whose record it is running */
-    gort__jmpbuf jb;            /* Goexit: where its loop resumes */
+    jmp_buf jb;                 /* Goexit: where its loop resumes */
     char msg[PANIC_MSG_MAX];
 } panicrec;
 
@@ -300,20 +301,19 @@ static _Noreturn void fatalpanic(panicrec *p)
     gort__exit2();
 }
 
+/* Resumes the frame of scope s at its setjmp, by the mechanism the code
+ * that entered it used (gort.h: __builtin_setjmp under gcc, _setjmp
+ * elsewhere; the library may be built by the other compiler). */
 static _Noreturn void longjmp_scope(gort__scope *s)
 {
     if (s->sjkind) {
-#if GORT__SJ_BUILTIN
-        __builtin_longjmp(*(void *(*)[5]) & s->jb, 1);
+#if defined(__GNUC__) && (!defined(__clang__) || defined(__x86_64__))
+        __builtin_longjmp(s->jb.b, 1);
 #else
-        gort__throw("scope entered with __builtin_setjmp; gort built without it");
+        gort__throw("scope entered with __builtin_setjmp; rebuild gort with gcc");
 #endif
     }
-#if !GORT__SJ_BUILTIN
-    _longjmp(s->jb, 1);
-#else
-    gort__throw("scope entered with _setjmp; gort built with __builtin_setjmp");
-#endif
+    _longjmp(s->jb.j, 1);
 }
 
 /* The recovered panic p was running a record of scope s: resume after s,
@@ -332,7 +332,7 @@ static _Noreturn void recovery(panicrec *p, gort__scope *s)
          * with the records that remain (those of s included). */
         t->panic = gx;
         t->scope = s;
-        __builtin_longjmp(gx->jb, 1);
+        _longjmp(gx->jb, 1);
     }
     /* Drop p and every panic whose frame the jump discards (aborted). */
     panicrec *q = p->link;
@@ -382,13 +382,17 @@ static _Noreturn void vpanic(void *value, const char *fmt, va_list ap)
     memset(&p, 0, offsetof(panicrec, msg));
     if (!fmt) {
         p.info.msg = "(null)";
-    } else if (!strchr(fmt, '%')) {
-        /* Nothing to format: the caller's string outlives the panic's
-         * frames (recover copies it). */
-        p.info.msg = fmt;
-    } else if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
-        const char *a = va_arg(ap, const char *);
-        p.info.msg = a ? a : "(null)";
+    } else if (!strchr(fmt, '%') ||
+               (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0')) {
+        /* Nothing to format: copy (a deferred call may change the
+         * caller's buffer before it recovers). */
+        const char *src = fmt[0] == '%' ? va_arg(ap, const char *) : fmt;
+        if (!src)
+            src = "(null)";
+        size_t len = strnlen(src, sizeof p.msg - 1);
+        memcpy(p.msg, src, len);
+        p.msg[len] = '\0';
+        p.info.msg = p.msg;
     } else {
         vsnprintf(p.msg, sizeof p.msg, fmt, ap);
         p.info.msg = p.msg;
@@ -461,7 +465,7 @@ void gort_goexit(void)
     t->panic = &gx;
     t->goexit = &gx;
     /* A panic recovered during the loop comes back here to go on. */
-    if (__builtin_setjmp(gx.jb) != 0)
+    if (_setjmp(gx.jb) != 0)
         gort__tlsp()->panic = &gx;
     run_defers(&gx);
     t = gort__tlsp();

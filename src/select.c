@@ -9,10 +9,17 @@
  *      cases are ready each is chosen with equal probability.  lockorder
  *      is the same cases sorted by channel address, so that two selects
  *      sharing channels lock them in the same order and cannot deadlock;
- *      a channel named by several cases is locked once.  The sort starts
- *      from pollorder and is stable, so cases on the same channel keep a
- *      random order among themselves (it decides which of them a peer
- *      finds first once they are queued).
+ *      a channel named by several cases is locked once, and cases on the
+ *      same channel are shuffled among themselves (which of them a peer
+ *      finds first once they are queued must not favour one).
+ *  0b. Optimistic pass (ours, not Go's): in pollorder, a case that looks
+ *      ready from lock-free reads is tried under its own channel's lock
+ *      alone.  A select whose cases are often ready, the common case in a
+ *      loop, then takes one lock instead of all of them.  Taking the first
+ *      ready case in a random order is exactly pass 1's choice; what this
+ *      pass cannot decide is that nothing is ready, because its looks at
+ *      different channels are taken at different moments.  That answer
+ *      (and parking) is left to pass 1, under every lock.
  *   1. With every channel locked, look at the cases in pollorder and take
  *      the first that can proceed: a receive finds a parked sender, a
  *      buffered value or a closed channel; a send finds a closed channel
@@ -61,11 +68,19 @@ typedef struct gort_chan hchan;
 #define ld_rlx(p) atomic_load_explicit((p), memory_order_relaxed)
 #define st_rel(p, v) atomic_store_explicit((p), (v), memory_order_release)
 
-/* A uniform random integer in [0, n) (Lemire's multiply-shift; the bias
- * for n <= 65536 is below 2^-16). */
-static inline uint32_t fastrandn(uint32_t n)
+/* Random choices for one select: one fastrand call seeds a 64-bit LCG
+ * whose high halves drive the shuffles (a select needs a few random
+ * numbers, not a few calls into the scheduler's generator).  randn is
+ * Lemire's multiply-shift: uniform in [0, n) up to a bias below 2^-16 for
+ * the n <= 65536 used here. */
+typedef struct selrand {
+    uint64_t x;
+} selrand;
+
+static inline uint32_t randn(selrand *r, uint32_t n)
 {
-    return (uint32_t)(((uint64_t)gort__fastrand() * n) >> 32);
+    r->x = r->x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(((r->x >> 32) * n) >> 32);
 }
 
 static inline uintptr_t sortkey(const gort_case *cases, uint16_t i)
@@ -73,13 +88,21 @@ static inline uintptr_t sortkey(const gort_case *cases, uint16_t i)
     return (uintptr_t)cases[i].chan;
 }
 
-/* lockorder = pollorder sorted by channel address, stably. */
-static void sortlocks(const gort_case *cases, const uint16_t *pollorder,
-                      uint16_t *lockorder, int n)
+/* Sorts lockorder (case indices, given in increasing index order) by
+ * channel address.  Starting from the caller's own order, rather than
+ * from the random poll order as Go does, keeps the comparisons the same
+ * from one call to the next for a select in a loop, so the branch
+ * predictor learns them; a random input costs a mispredicted branch per
+ * comparison, more than the rest of a small select.  Go starts from the
+ * poll order so that cases on the same channel end up in a random order
+ * among themselves (it decides which of them a peer finds first once they
+ * are queued); we shuffle each run of equal channels instead. */
+static void sortlocks(const gort_case *cases, uint16_t *lockorder, int n,
+                      selrand *rnd)
 {
     if (n <= SELECT_STACK_CASES) {
-        for (int i = 0; i < n; i++) {
-            uint16_t o = pollorder[i];
+        for (int i = 1; i < n; i++) {
+            uint16_t o = lockorder[i];
             uintptr_t k = sortkey(cases, o);
             int j = i;
             while (j > 0 && sortkey(cases, lockorder[j - 1]) > k) {
@@ -88,41 +111,53 @@ static void sortlocks(const gort_case *cases, const uint16_t *pollorder,
             }
             lockorder[j] = o;
         }
-        return;
-    }
-    /* Many cases: Go's heap sort (n log n, no extra memory).  Not stable,
-     * but it starts from the random pollorder, so duplicates still come
-     * out in a random order. */
-    for (int i = 0; i < n; i++) {
-        int j = i;
-        uintptr_t k = sortkey(cases, pollorder[i]);
-        while (j > 0 && sortkey(cases, lockorder[(j - 1) / 2]) < k) {
-            int p = (j - 1) / 2;
-            lockorder[j] = lockorder[p];
-            j = p;
-        }
-        lockorder[j] = pollorder[i];
-    }
-    for (int i = n - 1; i >= 0; i--) {
-        uint16_t o = lockorder[i];
-        uintptr_t k = sortkey(cases, o);
-        lockorder[i] = lockorder[0];
-        int j = 0;
-        for (;;) {
-            int kk = j * 2 + 1;
-            if (kk >= i)
-                break;
-            if (kk + 1 < i &&
-                sortkey(cases, lockorder[kk]) < sortkey(cases, lockorder[kk + 1]))
-                kk++;
-            if (k < sortkey(cases, lockorder[kk])) {
-                lockorder[j] = lockorder[kk];
-                j = kk;
-                continue;
+    } else {
+        /* Many cases: Go's heap sort (n log n, no extra memory). */
+        for (int i = 0; i < n; i++) {
+            uint16_t o = lockorder[i];
+            uintptr_t k = sortkey(cases, o);
+            int j = i;
+            while (j > 0 && sortkey(cases, lockorder[(j - 1) / 2]) < k) {
+                int p = (j - 1) / 2;
+                lockorder[j] = lockorder[p];
+                j = p;
             }
-            break;
+            lockorder[j] = o;
         }
-        lockorder[j] = o;
+        for (int i = n - 1; i >= 0; i--) {
+            uint16_t o = lockorder[i];
+            uintptr_t k = sortkey(cases, o);
+            lockorder[i] = lockorder[0];
+            int j = 0;
+            for (;;) {
+                int kk = j * 2 + 1;
+                if (kk >= i)
+                    break;
+                if (kk + 1 < i && sortkey(cases, lockorder[kk]) <
+                                      sortkey(cases, lockorder[kk + 1]))
+                    kk++;
+                if (k < sortkey(cases, lockorder[kk])) {
+                    lockorder[j] = lockorder[kk];
+                    j = kk;
+                    continue;
+                }
+                break;
+            }
+            lockorder[j] = o;
+        }
+    }
+    /* Shuffle runs of cases on the same channel (Fisher-Yates). */
+    for (int i = 0; i < n;) {
+        int e = i + 1;
+        while (e < n && sortkey(cases, lockorder[e]) == sortkey(cases, lockorder[i]))
+            e++;
+        for (int k = e - 1; k > i; k--) {
+            int j = i + (int)randn(rnd, (uint32_t)(k - i + 1));
+            uint16_t t = lockorder[k];
+            lockorder[k] = lockorder[j];
+            lockorder[j] = t;
+        }
+        i = e;
     }
 }
 
@@ -247,6 +282,102 @@ __attribute__((noinline)) static int selblock(gort_case *cases,
     return casi;
 }
 
+/* Releases what pass 1 holds: every channel of the select (nlock > 0),
+ * or only c (the optimistic pass). */
+static inline void selrelease(const gort_case *cases, const uint16_t *lockorder,
+                              int nlock, hchan *c)
+{
+    if (nlock > 0)
+        selunlock(cases, lockorder, nlock);
+    else
+        gort__chan_unlock(c);
+}
+
+enum { CASE_NOT_READY = 0, CASE_DONE, CASE_SEND_CLOSED };
+
+/* Carries out cas if it can proceed now.  cas->chan is locked (with the
+ * rest of the select's channels when nlock > 0).  CASE_DONE and
+ * CASE_SEND_CLOSED return with everything released; CASE_NOT_READY
+ * leaves the locks held. */
+static inline int trycase(gort_case *cas, const gort_case *cases,
+                          const uint16_t *lockorder, int nlock)
+{
+    hchan *c = cas->chan;
+    if (cas->op == GORT_RECV) {
+        sudog *sg = gort__waitq_dequeue(&c->sendq);
+        if (sg != NULL) {
+            gort__chan_recvdirect(c, sg, cas->elem);
+            struct g *gp = sg->g;
+            gort__note *note = sg->note;
+            selrelease(cases, lockorder, nlock, c);
+            gort__chan_wake(gp, note);
+            cas->ok = true;
+            return CASE_DONE;
+        }
+        size_t q = ld_rlx(&c->qcount);
+        if (q > 0) {
+            char *qp = c->buf + c->recvx * c->elemsize;
+            if (cas->elem != NULL)
+                elemmove(c, cas->elem, qp);
+            if (++c->recvx == c->dataqsiz)
+                c->recvx = 0;
+            st_rel(&c->qcount, q - 1);
+            selrelease(cases, lockorder, nlock, c);
+            cas->ok = true;
+            return CASE_DONE;
+        }
+        if (ld_rlx(&c->closed) != 0) {
+            size_t sz = c->elemsize;
+            selrelease(cases, lockorder, nlock, c);
+            if (cas->elem != NULL && sz != 0)
+                memset(cas->elem, 0, sz);
+            cas->ok = false;
+            return CASE_DONE;
+        }
+    } else {
+        if (ld_rlx(&c->closed) != 0) {
+            selrelease(cases, lockorder, nlock, c);
+            return CASE_SEND_CLOSED;
+        }
+        const void *ep = cas->elem != NULL ? cas->elem : gort__zeroval;
+        sudog *sg = gort__waitq_dequeue(&c->recvq);
+        if (sg != NULL) {
+            gort__chan_senddirect(c, sg, ep);
+            struct g *gp = sg->g;
+            gort__note *note = sg->note;
+            selrelease(cases, lockorder, nlock, c);
+            gort__chan_wake(gp, note);
+            cas->ok = true;
+            return CASE_DONE;
+        }
+        size_t q = ld_rlx(&c->qcount);
+        if (q < c->dataqsiz) {
+            elemmove(c, c->buf + c->sendx * c->elemsize, ep);
+            if (++c->sendx == c->dataqsiz)
+                c->sendx = 0;
+            st_rel(&c->qcount, q + 1);
+            selrelease(cases, lockorder, nlock, c);
+            cas->ok = true;
+            return CASE_DONE;
+        }
+    }
+    return CASE_NOT_READY;
+}
+
+/* Does cas look ready, from racy reads (chan.c, "Racy reads")?  A hint
+ * only: the case is tried under its lock before anything is done. */
+static inline bool looksready(const gort_case *cas)
+{
+    hchan *c = cas->chan;
+    if (ld_acq(&c->closed) != 0)
+        return true;
+    if (cas->op == GORT_RECV)
+        return c->dataqsiz == 0 ? ld_acq(&c->sendq.first) != NULL
+                                : ld_acq(&c->qcount) != 0;
+    return c->dataqsiz == 0 ? ld_acq(&c->recvq.first) != NULL
+                            : ld_acq(&c->qcount) < c->dataqsiz;
+}
+
 /* Go's selectgo.  order has room for 2*n indices; sgs for n sudogs or is
  * NULL (selblock's frame).  Returns the chosen case or -1 (non-blocking,
  * nothing ready); sets *sclosed for a send on a closed channel (the
@@ -254,14 +385,19 @@ __attribute__((noinline)) static int selblock(gort_case *cases,
 static int selectgo(gort_case *cases, int n, uint16_t *order, sudog *sgs,
                     bool block, bool *sclosed)
 {
-    uint16_t *pollorder = order;
+    /* pollorder: a random permutation of the cases with a channel
+     * (inside-out Fisher-Yates).  lockorder: the same cases, in index
+     * order for now, sorted below. */
+    uint16_t *pollorder = order, *lockorder = order + n;
+    selrand rnd = {gort__fastrand()};
     int norder = 0;
     for (int i = 0; i < n; i++) {
         if (cases[i].chan == NULL)
             continue;
-        uint32_t j = fastrandn((uint32_t)norder + 1);
+        uint32_t j = randn(&rnd, (uint32_t)norder + 1);
         pollorder[norder] = pollorder[j];
         pollorder[j] = (uint16_t)i;
+        lockorder[norder] = (uint16_t)i;
         norder++;
     }
     if (norder == 0) {
@@ -269,74 +405,38 @@ static int selectgo(gort_case *cases, int n, uint16_t *order, sudog *sgs,
             return -1;
         gort__block_forever(waitReasonSelect);
     }
-    uint16_t *lockorder = order + norder;
-    sortlocks(cases, pollorder, lockorder, norder);
 
+    /* Optimistic pass: in poll order, try each case that looks ready
+     * under its own lock alone.  Choosing the first ready case in a
+     * random order is what pass 1 does too; what this pass cannot do is
+     * conclude that nothing is ready (its looks are taken at different
+     * moments), so that is left to pass 1, under every lock. */
+    for (int k = 0; k < norder; k++) {
+        gort_case *cas = &cases[pollorder[k]];
+        if (!looksready(cas))
+            continue;
+        gort__chan_lock(cas->chan);
+        int r = trycase(cas, cases, lockorder, 0);
+        if (r == CASE_NOT_READY) {
+            gort__chan_unlock(cas->chan);
+            continue;
+        }
+        if (r == CASE_SEND_CLOSED)
+            *sclosed = true;
+        return pollorder[k];
+    }
+
+    sortlocks(cases, lockorder, norder, &rnd);
     sellock(cases, lockorder, norder);
 
     /* Pass 1: the first ready case in poll order. */
     for (int k = 0; k < norder; k++) {
-        int casi = pollorder[k];
-        gort_case *cas = &cases[casi];
-        hchan *c = cas->chan;
-        if (cas->op == GORT_RECV) {
-            sudog *sg = gort__waitq_dequeue(&c->sendq);
-            if (sg != NULL) {
-                gort__chan_recvdirect(c, sg, cas->elem);
-                struct g *gp = sg->g;
-                gort__note *note = sg->note;
-                selunlock(cases, lockorder, norder);
-                gort__chan_wake(gp, note);
-                cas->ok = true;
-                return casi;
-            }
-            size_t q = ld_rlx(&c->qcount);
-            if (q > 0) {
-                char *qp = c->buf + c->recvx * c->elemsize;
-                if (cas->elem != NULL)
-                    elemmove(c, cas->elem, qp);
-                if (++c->recvx == c->dataqsiz)
-                    c->recvx = 0;
-                st_rel(&c->qcount, q - 1);
-                selunlock(cases, lockorder, norder);
-                cas->ok = true;
-                return casi;
-            }
-            if (ld_rlx(&c->closed) != 0) {
-                selunlock(cases, lockorder, norder);
-                if (cas->elem != NULL && c->elemsize != 0)
-                    memset(cas->elem, 0, c->elemsize);
-                cas->ok = false;
-                return casi;
-            }
-        } else {
-            if (ld_rlx(&c->closed) != 0) {
-                selunlock(cases, lockorder, norder);
-                *sclosed = true;
-                return casi;
-            }
-            const void *ep = cas->elem != NULL ? cas->elem : gort__zeroval;
-            sudog *sg = gort__waitq_dequeue(&c->recvq);
-            if (sg != NULL) {
-                gort__chan_senddirect(c, sg, ep);
-                struct g *gp = sg->g;
-                gort__note *note = sg->note;
-                selunlock(cases, lockorder, norder);
-                gort__chan_wake(gp, note);
-                cas->ok = true;
-                return casi;
-            }
-            size_t q = ld_rlx(&c->qcount);
-            if (q < c->dataqsiz) {
-                elemmove(c, c->buf + c->sendx * c->elemsize, ep);
-                if (++c->sendx == c->dataqsiz)
-                    c->sendx = 0;
-                st_rel(&c->qcount, q + 1);
-                selunlock(cases, lockorder, norder);
-                cas->ok = true;
-                return casi;
-            }
-        }
+        int r = trycase(&cases[pollorder[k]], cases, lockorder, norder);
+        if (r == CASE_NOT_READY)
+            continue;
+        if (r == CASE_SEND_CLOSED)
+            *sclosed = true;
+        return pollorder[k];
     }
 
     if (!block) {
