@@ -4,3 +4,5 @@
  */
 #include "list-sched.h"
 #include "list-sync.h"
+#include "list-defer.h"
+#include "list-chan.h"
