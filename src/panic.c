@@ -82,6 +82,14 @@ void gort__tls_scope_set_slow(gort__scope *s)
 
 static _Atomic int dying;
 
+/* True once a fatal report has begun (signal.c: a fault while printing
+ * it, on a stack that may be the corrupt one, ends the process quietly
+ * with the same status). */
+bool gort__dying(void)
+{
+    return atomic_load(&dying) != 0;
+}
+
 void gort__write_str(int fd, const char *s)
 {
     size_t n = strlen(s);

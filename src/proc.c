@@ -837,12 +837,18 @@ static void execute(struct m *mp, struct g *gp, bool inherit)
 /* A canary stack (no guard page) was found overwritten when its goroutine
  * switched out.  Checked before the switch, on the goroutine's own stack:
  * the stack it would switch to may be the one it overran. */
-static _Noreturn void stack_overflowed(struct g *gp)
+static _Noreturn void stack_overflowed(struct g *gp, bool own)
 {
-    char buf[128];
-    snprintf(buf, sizeof buf,
-             "runtime: goroutine %lld overflowed its %zu-byte stack\n",
-             (long long)gp->goid, (size_t)(gp->stack.hi - gp->stack.lo));
+    char buf[160];
+    if (own)
+        snprintf(buf, sizeof buf,
+                 "runtime: goroutine %lld overflowed its %zu-byte stack\n",
+                 (long long)gp->goid, (size_t)(gp->stack.hi - gp->stack.lo));
+    else
+        snprintf(buf, sizeof buf,
+                 "runtime: the stack canary of goroutine %lld was overwritten"
+                 " (it or the goroutine whose stack lies below overflowed)\n",
+                 (long long)gp->goid);
     gort__write_str(2, buf);
     gort__fatal("stack overflow");
 }
@@ -900,9 +906,10 @@ void gort__gswitch(int act)
     bool inherit = false;
     /* Overflow check for stacks without a guard page: the canary, and
      * where the stack pointer is now (a frame may skip the canary). */
-    if (unlikely((uintptr_t)__builtin_frame_address(0) < gp->stack.lo + 512 ||
-                 !gort__stack_canary_ok(&gp->stack)))
-        stack_overflowed(gp);
+    if (unlikely((uintptr_t)__builtin_frame_address(0) < gp->stack.lo + 512))
+        stack_overflowed(gp, true);
+    if (unlikely(!gort__stack_canary_ok(&gp->stack)))
+        stack_overflowed(gp, false);
     if (likely(!mp->lockedg)) {
         /* The fast path: the next G of our own queue, switched to
          * directly.  Anything unusual goes through g0. */

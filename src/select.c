@@ -68,14 +68,33 @@ typedef struct gort_chan hchan;
 #define ld_rlx(p) atomic_load_explicit((p), memory_order_relaxed)
 #define st_rel(p, v) atomic_store_explicit((p), (v), memory_order_release)
 
-/* Random choices for one select: one fastrand call seeds a 64-bit LCG
- * whose high halves drive the shuffles (a select needs a few random
- * numbers, not a few calls into the scheduler's generator).  randn is
+/* Random choices for selects: a 64-bit LCG whose high halves drive the
+ * shuffles (a select needs a few random numbers, not a few calls into the
+ * scheduler's generator).  randn is
  * Lemire's multiply-shift: uniform in [0, n) up to a bias below 2^-16 for
  * the n <= 65536 used here. */
 typedef struct selrand {
     uint64_t x;
 } selrand;
+
+/* Per-thread state of those generators: a select reads it once and
+ * stores it back once (no switch can happen in between), so a thread's
+ * selects draw one long sequence.  Initial-exec TLS: one %fs-relative
+ * load, where gort__fastrand is a call that looks up the M. */
+static __thread __attribute__((tls_model("initial-exec"))) uint64_t selseed;
+
+static inline selrand selrand_begin(void)
+{
+    uint64_t x = selseed;
+    if (unlikely(x == 0))
+        x = ((uint64_t)gort__fastrand() << 32 | gort__fastrand()) | 1;
+    return (selrand){x};
+}
+
+static inline void selrand_end(const selrand *r)
+{
+    selseed = r->x;
+}
 
 static inline uint32_t randn(selrand *r, uint32_t n)
 {
@@ -389,7 +408,7 @@ static int selectgo(gort_case *cases, int n, uint16_t *order, sudog *sgs,
      * (inside-out Fisher-Yates).  lockorder: the same cases, in index
      * order for now, sorted below. */
     uint16_t *pollorder = order, *lockorder = order + n;
-    selrand rnd = {gort__fastrand()};
+    selrand rnd = selrand_begin();
     int norder = 0;
     for (int i = 0; i < n; i++) {
         if (cases[i].chan == NULL)
@@ -400,6 +419,7 @@ static int selectgo(gort_case *cases, int n, uint16_t *order, sudog *sgs,
         lockorder[norder] = (uint16_t)i;
         norder++;
     }
+    selrand_end(&rnd);
     if (norder == 0) {
         if (!block)
             return -1;
@@ -427,6 +447,7 @@ static int selectgo(gort_case *cases, int n, uint16_t *order, sudog *sgs,
     }
 
     sortlocks(cases, lockorder, norder, &rnd);
+    selrand_end(&rnd);
     sellock(cases, lockorder, norder);
 
     /* Pass 1: the first ready case in poll order. */

@@ -52,6 +52,12 @@ static uintptr_t context_sp(void *ctx)
 
 static void fault_handler(int sig, siginfo_t *info, void *ctx)
 {
+    if (gort__dying()) {
+        /* The report of a fatal error faulted (say, unwinding a smashed
+         * stack): what was printed stands; exit as the report would. */
+        gort__write_str(2, "\n[the backtrace faulted]\n");
+        gort__exit2();
+    }
     struct m *mp = gort__getm();
     struct g *gp = mp ? mp->curg : NULL;
     if (gp && gp->stack.lo) {

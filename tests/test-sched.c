@@ -1700,8 +1700,6 @@ static void ov_child(void *arg)
          * the overrun stays within the page below the stack */
         ov_yield_every = strcmp(mode, "canary") == 0 ? 4 : 0;
     }
-    if (getenv("OV_NO_YIELD") != NULL)
-        ov_yield_every = 0;
     start(2, ov_main, NULL);
     printf("gort_run returned\n");
 }
@@ -1727,17 +1725,6 @@ TEST_IMPL(stack_overflow_canary)
     return 0;
 }
 
-/* Canary mode, recursing without ever switching: no switch checks the
- * canary, so the fault that finally comes (far below the stack, after
- * running over its neighbours) must still be reported as a stack
- * overflow, never a bare SIGSEGV. */
-TEST_IMPL(stack_overflow_canary_noswitch)
-{
-    TEST_SETENV("OV_NO_YIELD", "1");
-    expect_child(ov_child, "canary", 2, "fatal error: stack overflow",
-                 "gort_run returned", 20);
-    return 0;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Running out of address space                                             */
