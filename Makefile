@@ -87,7 +87,7 @@ check-exports: $(LIB_SO)
 demo: $(BUILD)/examples/tour
 	./$(BUILD)/examples/tour
 
-$(BUILD)/bench/%: bench/%.c $(LIB_A) | $(BUILD)/bench
+$(BUILD)/bench/%: bench/%.c bench/bench.h $(LIB_A) | $(BUILD)/bench
 	$(CC) $(CFLAGS_APP) -O2 $< -o $@ $(LIB_A) $(LDLIBS)
 
 bench: $(BENCH_BINS)

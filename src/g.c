@@ -268,6 +268,8 @@ int64_t gort_go_ex(void (*fn)(void *), void *arg, const gort_attr *attr)
         gort__runqput(mp->p, gp, true);
         if (sched.main_started)
             gort__wakep();
+        if (mp->curg)
+            gort__spawn_backpressure(mp);
     } else {
         gort__globrunqput(gp);
         gort__wakep();

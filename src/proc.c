@@ -889,6 +889,11 @@ void gort__afterswitch(struct m *mp)
             gort__runqput(mp->p, gp, false);
         }
         break;
+    case ACT_YIELD_GLOBAL:
+        atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
+        gort__globrunqput(gp);
+        gort__wakep();
+        break;
     case ACT_EXIT:
         gort__goexit0(gp);
         break;
@@ -1034,6 +1039,21 @@ void gort_yield(void)
 void gort__goyield(void)
 {
     gort__gswitch(ACT_YIELD);
+}
+
+void gort__spawn_backpressure(struct m *mp)
+{
+    struct p *pp = mp->p;
+    uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_relaxed);
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    if (likely(t - h < RUNQ_SIZE - RUNQ_SIZE / 8) || mp->lockedg)
+        return;
+    /* A goroutine spawning in a loop would otherwise outrun the Ps that
+     * run what it spawns: the queue would spill to the global queue and
+     * the backlog (each goroutine a G struct, later a stack) would be
+     * run cold by other Ps.  Go leaves this to preemption; gort makes
+     * gort_go a scheduling point once the local queue is 7/8 full. */
+    gort__gswitch(ACT_YIELD_GLOBAL);
 }
 
 bool gort__canspin(int i)

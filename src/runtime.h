@@ -369,7 +369,7 @@ GORT_INTERNAL _Noreturn void gort__goentry(struct g *gp);
 /* ------------------------------------------------------------------------ */
 
 /* What a goroutine switching away asks to be done with it. */
-enum { ACT_NONE = 0, ACT_PARK, ACT_YIELD, ACT_EXIT };
+enum { ACT_NONE = 0, ACT_PARK, ACT_YIELD, ACT_YIELD_GLOBAL, ACT_EXIT };
 /* Switches the current goroutine away: straight to the next G of the
  * local run queue when there is one and nothing special is going on, else
  * to g0's scheduler loop.  The act is carried out on the goroutine after
@@ -393,6 +393,10 @@ GORT_INTERNAL void gort__goready(struct g *gp);
 /* Puts the current goroutine on the tail of its P's local run queue and
  * schedules (Go's goyield, used by handoff wake-ups). */
 GORT_INTERNAL void gort__goyield(void);
+/* Called by gort_go after queueing a goroutine: if the P's run queue is
+ * nearly full, the creator steps aside (to the global queue) and the
+ * goroutines it made run first, on this P while their memory is hot. */
+GORT_INTERNAL void gort__spawn_backpressure(struct m *mp);
 /* Go's sync_runtime_canSpin: may a lock spin (iteration i) before
  * parking?  Only on multicore with other Ps busy and an empty local queue. */
 GORT_INTERNAL bool gort__canspin(int i);

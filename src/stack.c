@@ -15,7 +15,8 @@
  * whole slab.  (One call per stack cost more than the stacks themselves:
  * each call is a TLB shoot-down across the process's threads, and a VM
  * exit on virtual machines.)  After a burst, memory returns to its plateau
- * as the burst's slabs empty.  Stacks of other sizes (gort_go_ex) are
+ * as the burst's slabs empty (a pool of up to POOL_KEEP_RESIDENT free stacks
+ * stays resident, for churn).  Stacks of other sizes (gort_go_ex) are
  * mapped and unmapped one by one.
  *
  * Guard modes, chosen per stack when it is first handed out:
@@ -55,6 +56,10 @@
 #endif
 
 #define SLAB_STACKS 32
+/* Free stacks the pool keeps resident before it gives pages back: churn
+ * below this (goroutines coming and going) must not pay a page fault per
+ * goroutine, which on a VM costs more than the goroutine. */
+#define POOL_KEEP_RESIDENT 1024
 #define CREDIT_BATCH 16
 #define CANARY_WORDS 4
 
@@ -292,7 +297,8 @@ static void spill(struct p *pp, int keep)
         gort__stack s = pp->stkcache[--pp->nstkcache];
         struct gort__slab *sl = s.slab;
         sl->dirty |= 1u << ((s.lo - pagesz - sl->base) / slotsz);
-        if (++sl->inpool == SLAB_STACKS && sl->dirty) {
+        if (++sl->inpool == SLAB_STACKS && sl->dirty &&
+            pool.n >= POOL_KEEP_RESIDENT) {
             int saved = errno;
             madvise((void *)sl->base, slotsz * SLAB_STACKS, MADV_DONTNEED);
             errno = saved;

@@ -266,7 +266,9 @@ TEST_IMPL(run_nested_ebusy)
  * leaves 100 goroutines parked on a gate and 1000 runnable ones queued;
  * none of them may ever run again. */
 #define TW_BLOCKED 100
-#define TW_RUNNABLE 1000
+/* Fewer than gort_go's backpressure point (7/8 of a 256-slot run queue),
+ * so that they are all still queued when main returns. */
+#define TW_RUNNABLE 200
 static gort_waitgroup tw_started, tw_gate, tw_wg2;
 static _Atomic int tw_stale, tw_fresh, tw_release_gate;
 
