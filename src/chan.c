@@ -6,8 +6,8 @@
  * The model
  *
  *   A channel is one allocation: the hchan header (runtime.h) followed by
- *   a ring buffer of dataqsiz slots of elemsize bytes.  One runtime lock
- *   (c->lock) guards everything that changes.  Two FIFO queues of sudogs
+ *   a ring buffer of dataqsiz slots of elemsize bytes.  One lock
+ *   (c->lock, see "The lock") guards everything that changes.  Two FIFO queues of sudogs
  *   hold the goroutines (or plain threads) parked on it: recvq and sendq.
  *   A sudog lives on its waiter's own stack (a select's sudogs too, or in
  *   a block the select malloc'd for very many cases) and its elem points
@@ -78,14 +78,17 @@
  *   - tryrecv: "empty" then "closed", and if closed, "empty" again.  Here
  *     order matters: a channel that was open and non-empty, then closed,
  *     then drained, must not look "open and empty".  The acquire load of
- *     the emptiness word orders the later load of closed after it, and
- *     the emptying critical section that wrote the value we read began
+ *     the emptiness word orders the later load of closed after it, and in
+ *     that case the emptying critical section whose store we read began
  *     after the closing one ended (same lock), so a load of closed that
  *     follows it sees 1.  The second emptiness check covers a send that
  *     landed between the first check and the closed load.  (This is Go's
  *     argument, made explicit with C11 orders instead of Go's implicitly
  *     sequentially consistent atomics.)
  *   - len and cap read qcount and dataqsiz: a snapshot, as in Go.
+ *   - select's optimistic pass (select.c) uses the same reads as hints
+ *     only: a case that looks ready is tried under its channel's lock,
+ *     and "nothing is ready" is decided with every lock held.
  *   Blocking operations always take the lock; they never act on a racy
  *   read.
  *
@@ -117,9 +120,9 @@
  *   wake goroutines that look stuck.  A plain thread blocks on a futex
  *   note in its sudog; goroutines on the other side park as usual.
  *
- * Lock order: a channel lock is taken before nothing else (select takes
- *   several, in address order; see select.c).  goready and notewakeup run
- *   after the lock is dropped.
+ * Lock order: no other lock is taken while a channel lock is held (a
+ *   select holds several channel locks, taken in address order; see
+ *   select.c).  goready and notewakeup run after the lock is dropped.
  */
 #include "runtime.h"
 

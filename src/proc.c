@@ -937,6 +937,7 @@ void gort__gswitch(int act)
     }
     mp->act = act;
     mp->actg = gp;
+    gp->nspawn = 0;
     gp->saved_errno = errno;
     gp->tls = *gort__tlsp();    /* scope and panic chains go with gp */
     if (next) {
@@ -1046,13 +1047,19 @@ void gort__spawn_backpressure(struct m *mp)
     struct p *pp = mp->p;
     uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_relaxed);
     uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-    if (likely(t - h < RUNQ_SIZE - RUNQ_SIZE / 8) || mp->lockedg)
+    if (likely(++mp->curg->nspawn < RUNQ_SIZE / 8 ||
+               t - h < RUNQ_SIZE - RUNQ_SIZE / 8) ||
+        mp->lockedg)
         return;
     /* A goroutine spawning in a loop would otherwise outrun the Ps that
      * run what it spawns: the queue would spill to the global queue and
      * the backlog (each goroutine a G struct, later a stack) would be
      * run cold by other Ps.  Go leaves this to preemption; gort makes
-     * gort_go a scheduling point once the local queue is 7/8 full. */
+     * gort_go a scheduling point for a goroutine that has spawned 32
+     * goroutines without switching, once its P's queue is 7/8 full.
+     * (Goroutines that spawn a few and wait, as in a tree of workers,
+     * never get here: stepping aside there would only let the queued
+     * ones spawn more, and more goroutines would be alive at once.) */
     gort__gswitch(ACT_YIELD_GLOBAL);
 }
 

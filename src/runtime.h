@@ -174,6 +174,7 @@ typedef struct g {
     uint8_t waitreason;
     bool preempt;               /* asked to yield at its next check */
     bool stack_reserved;        /* holds a stack credit, no stack yet */
+    uint32_t nspawn;            /* goroutines created since it last switched */
     int saved_errno;            /* errno while switched out */
     int64_t goid;
     uint64_t gen;               /* gort_run generation it belongs to */
