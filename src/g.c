@@ -70,34 +70,47 @@ void gort__allgadd(struct g *gp)
     gort__unlock(&sched.lock);
 }
 
+/* The global free list is a stack of batches (the head G of a batch
+ * carries batchn and batchnext; the rest hang off schedlink), so that a P
+ * refills or spills GFREE_MAX/2 dead Gs with a few pointer writes under
+ * sched.gflock, never walking Gs that were last touched by another CPU. */
+static void gfpushbatch_locked(struct g *head, int32_t n)
+{
+    head->batchn = n;
+    head->batchnext = sched.gfree;
+    sched.gfree = head;
+    sched.ngfree += n;
+}
+
 struct g *gort__gfget(struct p *pp)
 {
-    if (pp && !pp->gfree && sched.ngfree > 0) {
-        /* Refill the local list with a batch from the global one. */
-        gort__lock(&sched.gflock);
-        while (pp->gfreecnt < GFREE_MAX / 2 && sched.gfree) {
-            struct g *gp = sched.gfree;
-            sched.gfree = gp->schedlink;
-            sched.ngfree--;
-            gp->schedlink = pp->gfree;
-            pp->gfree = gp;
-            pp->gfreecnt++;
-        }
-        gort__unlock(&sched.gflock);
-    }
     struct g *gp;
     if (pp) {
+        if (!pp->gfree && sched.ngfree > 0) {
+            gort__lock(&sched.gflock);
+            struct g *b = sched.gfree;
+            if (b) {
+                sched.gfree = b->batchnext;
+                sched.ngfree -= b->batchn;
+                pp->gfree = b;
+                pp->gfreecnt = b->batchn;
+            }
+            gort__unlock(&sched.gflock);
+        }
         gp = pp->gfree;
         if (gp) {
             pp->gfree = gp->schedlink;
             pp->gfreecnt--;
         }
     } else {
+        /* A plain thread: one G off the first batch. */
         gort__lock(&sched.gflock);
         gp = sched.gfree;
         if (gp) {
-            sched.gfree = gp->schedlink;
-            sched.ngfree--;
+            sched.gfree = gp->batchnext;
+            sched.ngfree -= gp->batchn;
+            if (gp->batchn > 1)
+                gfpushbatch_locked(gp->schedlink, gp->batchn - 1);
         }
         gort__unlock(&sched.gflock);
     }
@@ -111,15 +124,17 @@ void gort__gfput(struct p *pp, struct g *gp)
     gp->schedlink = pp->gfree;
     pp->gfree = gp;
     if (++pp->gfreecnt >= GFREE_MAX) {
+        /* Spill the older half as one batch (these Gs were freed here:
+         * walking them is cheap). */
+        struct g *last = pp->gfree;
+        for (int32_t i = 1; i < GFREE_MAX / 2; i++)
+            last = last->schedlink;
+        struct g *batch = last->schedlink;
+        last->schedlink = NULL;
+        int32_t n = pp->gfreecnt - GFREE_MAX / 2;
+        pp->gfreecnt = GFREE_MAX / 2;
         gort__lock(&sched.gflock);
-        while (pp->gfreecnt > GFREE_MAX / 2) {
-            struct g *g1 = pp->gfree;
-            pp->gfree = g1->schedlink;
-            pp->gfreecnt--;
-            g1->schedlink = sched.gfree;
-            sched.gfree = g1;
-            sched.ngfree++;
-        }
+        gfpushbatch_locked(batch, n);
         gort__unlock(&sched.gflock);
     }
 }
@@ -242,9 +257,8 @@ nomem:
             gort__gfput(pp, gp);
         else {
             gort__lock(&sched.gflock);
-            gp->schedlink = sched.gfree;
-            sched.gfree = gp;
-            sched.ngfree++;
+            gp->schedlink = NULL;
+            gfpushbatch_locked(gp, 1);
             gort__unlock(&sched.gflock);
         }
     }

@@ -186,7 +186,7 @@ typedef struct g {
     int32_t batchn;             /* global queue: Gs in the batch it heads */
     void (*fn)(void *);
     void *arg;
-    int64_t waitsince;          /* when it parked (nanotime) */
+    int64_t waitsince;          /* when it parked (0: not recorded yet) */
     void *param;                /* value passed by the waker */
     char *name;                 /* gort_attr.name copy, or NULL */
     struct gort__tls tls;       /* scope/panic chain while switched out */
@@ -315,7 +315,7 @@ typedef struct schedt {
 
     gort__mutex gflock;         /* global free G list */
     struct g *gfree;
-    int32_t ngfree;
+    _Atomic int32_t ngfree;     /* read without the lock as a hint */
 
     _Atomic int32_t gomaxprocs;
     int32_t nallp;              /* Ps allocated (allp[0..nallp)) */

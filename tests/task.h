@@ -61,6 +61,15 @@
 int test_run_child(void (*fn)(void *), void *arg, char *out, size_t outsz,
                    int timeout_s);
 
+/* Runs fn(arg) in a child (test_run_child, 64 KiB of output kept) and
+ * fails the test unless it exits with exit_code, its output contains
+ * needle (may be NULL) and not forbidden (may be NULL).  Prints the output
+ * (the runner shows it if the test fails).  Returns the output (static,
+ * overwritten by the next call). */
+const char *test_expect_child(void (*fn)(void *), void *arg, int exit_code,
+                              const char *needle, const char *forbidden,
+                              int timeout_s);
+
 /* Sets an environment variable for gort before gort_run reads it. */
 #define TEST_SETENV(k, v) setenv((k), (v), 1)
 

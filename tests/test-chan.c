@@ -49,26 +49,8 @@ static gort_chan *mkchan(size_t elem, size_t cap)
     return c;
 }
 
-/* Runs fn in a grandchild; checks its exit status and that its output
- * contains needle (and not forbidden, when given). */
-static void expect_child(void (*fn)(void *), void *arg, int exit_code,
-                         const char *needle, const char *forbidden)
-{
-    static char out[64 * 1024];
-    int st = test_run_child(fn, arg, out, sizeof out, 30);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != exit_code) {
-        fprintf(stderr, "child output:\n---\n%s\n---\n", out);
-        if (WIFSIGNALED(st))
-            TEST_FAIL_("child killed by signal %d, expected exit %d",
-                       WTERMSIG(st), exit_code);
-        TEST_FAIL_("child exit status %d, expected %d", WEXITSTATUS(st),
-                   exit_code);
-    }
-    if (needle != NULL)
-        ASSERT_STR_CONTAINS(out, needle);
-    if (forbidden != NULL && strstr(out, forbidden) != NULL)
-        TEST_FAIL_("did not expect \"%s\" in:\n---\n%s\n---", forbidden, out);
-}
+#define expect_child(fn, arg, code, needle, forbidden) \
+    ((void)test_expect_child(fn, arg, code, needle, forbidden, 30))
 
 /* Lets others run, goroutines and threads alike. */
 static void pause_a_little(void)

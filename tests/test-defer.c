@@ -158,30 +158,8 @@ static void panicker(void *msg)
     gort_panic("%s", (const char *)msg);
 }
 
-/* Runs fn(arg) in a grandchild; checks its exit status and that its
- * output contains needle (may be NULL) and not forbidden (may be NULL).
- * Returns the output (static, overwritten by the next call). */
-static const char *expect_child(void (*fn)(void *), void *arg, int exit_code,
-                                const char *needle, const char *forbidden)
-{
-    static char out[64 * 1024];
-    int st = test_run_child(fn, arg, out, sizeof out, 30);
-    /* Shown by the runner only if the test fails. */
-    printf("child output:\n---\n%s\n---\n", out);
-    fflush(stdout);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != exit_code) {
-        if (WIFSIGNALED(st))
-            TEST_FAIL_("child killed by signal %d (%s), expected exit %d",
-                       WTERMSIG(st), strsignal(WTERMSIG(st)), exit_code);
-        TEST_FAIL_("child exit status %d, expected %d", WEXITSTATUS(st),
-                   exit_code);
-    }
-    if (needle != NULL)
-        ASSERT_STR_CONTAINS(out, needle);
-    if (forbidden != NULL && strstr(out, forbidden) != NULL)
-        TEST_FAIL_("did not expect \"%s\" in:\n---\n%s\n---", forbidden, out);
-    return out;
-}
+#define expect_child(fn, arg, code, needle, forbidden) \
+    test_expect_child(fn, arg, code, needle, forbidden, 30)
 
 static void assert_starts_with(const char *s, const char *prefix)
 {

@@ -100,29 +100,8 @@ __attribute__((noinline)) static void use_stack(size_t bytes)
     (void)top;
 }
 
-/* Runs fn in a grandchild and checks its exit code and output.  needle may
- * be NULL; forbidden (may be NULL) must not appear. */
-static void expect_child(void (*fn)(void *), void *arg, int exit_code,
-                         const char *needle, const char *forbidden,
-                         int timeout_s)
-{
-    static char out[64 * 1024];
-    int st = test_run_child(fn, arg, out, sizeof out, timeout_s);
-    /* Shown by the runner only if the test fails (and under --no-fork). */
-    printf("child output:\n---\n%s\n---\n", out);
-    fflush(stdout);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != exit_code) {
-        if (WIFSIGNALED(st))
-            TEST_FAIL_("child killed by signal %d (%s), expected exit %d",
-                       WTERMSIG(st), strsignal(WTERMSIG(st)), exit_code);
-        TEST_FAIL_("child exit status %d, expected %d", WEXITSTATUS(st),
-                   exit_code);
-    }
-    if (needle != NULL)
-        ASSERT_STR_CONTAINS(out, needle);
-    if (forbidden != NULL && strstr(out, forbidden) != NULL)
-        TEST_FAIL_("did not expect \"%s\" in:\n---\n%s\n---", forbidden, out);
-}
+#define expect_child(fn, arg, code, needle, forbidden, timeout_s) \
+    ((void)test_expect_child(fn, arg, code, needle, forbidden, timeout_s))
 
 /* ------------------------------------------------------------------------ */
 /* gort_run                                                                 */
