@@ -384,27 +384,44 @@ static _Noreturn void gopanic(panicrec *p)
     fatalpanic(gort__tlsp()->panic);
 }
 
+static void panicrec_init(panicrec *p)
+{
+    /* Field by field: a memset of the record (jump buffer included) was
+     * most of the cost of a panic. */
+    p->link = NULL;
+    p->info.msg = NULL;
+    p->info.value = NULL;
+    p->info.goid = 0;
+    p->recovered = false;
+    p->goexit = false;
+    p->indefer = false;
+    p->defer_scope = NULL;
+}
+
 static _Noreturn void vpanic(void *value, const char *fmt, va_list ap)
 {
     panicrec p;
-    memset(&p, 0, offsetof(panicrec, msg));
-    if (!fmt) {
-        p.info.msg = "(null)";
-    } else if (!strchr(fmt, '%') ||
-               (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0')) {
-        /* Nothing to format: copy (a deferred call may change the
-         * caller's buffer before it recovers). */
-        const char *src = fmt[0] == '%' ? va_arg(ap, const char *) : fmt;
+    panicrec_init(&p);
+    /* Copy the message (a deferred call may change the caller's buffer
+     * before it recovers), formatting only when there is a conversion. */
+    const char *src = fmt ? fmt : "(null)";
+    if (src[0] == '%' && src[1] == 's' && src[2] == '\0') {
+        src = va_arg(ap, const char *);
         if (!src)
             src = "(null)";
-        size_t len = strnlen(src, sizeof p.msg - 1);
-        memcpy(p.msg, src, len);
-        p.msg[len] = '\0';
-        p.info.msg = p.msg;
-    } else {
-        vsnprintf(p.msg, sizeof p.msg, fmt, ap);
-        p.info.msg = p.msg;
+        fmt = NULL;
     }
+    size_t i = 0;
+    for (; src[i] != '\0' && i < sizeof p.msg - 1; i++) {
+        if (src[i] == '%' && fmt)
+            break;
+        p.msg[i] = src[i];
+    }
+    if (fmt && src[i] == '%')
+        vsnprintf(p.msg, sizeof p.msg, fmt, ap);
+    else
+        p.msg[i] = '\0';
+    p.info.msg = p.msg;
     p.info.value = value;
     gopanic(&p);
 }
@@ -465,7 +482,7 @@ void gort_goexit(void)
     if (!gp)
         gort__fatal("gort_goexit called outside a goroutine");
     panicrec gx;
-    memset(&gx, 0, offsetof(panicrec, msg));
+    panicrec_init(&gx);
     gx.goexit = true;
     gx.info.msg = "goexit";
     struct gort__tls *t = gort__tlsp();
