@@ -101,6 +101,10 @@ struct g *gort__gfget(struct p *pp)
         if (gp) {
             pp->gfree = gp->schedlink;
             pp->gfreecnt--;
+            /* The next one was probably freed on another CPU: start
+             * fetching its line now, the next gort_go will write it. */
+            if (pp->gfree)
+                __builtin_prefetch(pp->gfree, 1);
         }
     } else {
         /* A plain thread: one G off the first batch. */

@@ -216,8 +216,14 @@ struct g *gort__runqget(struct p *pp, bool *inherit)
                                             memory_order_relaxed);
         if (atomic_compare_exchange_weak_explicit(
                 &pp->runqhead, &h, h + 1, memory_order_release,
-                memory_order_relaxed))
+                memory_order_relaxed)) {
+            /* The G after it was likely written by another CPU (made or
+             * readied there): start fetching it while this one runs. */
+            if (t - h > 1)
+                __builtin_prefetch(atomic_load_explicit(
+                    &pp->runq[(h + 1) % RUNQ_SIZE], memory_order_relaxed));
             return gp;
+        }
     }
 }
 
