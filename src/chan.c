@@ -156,17 +156,19 @@ __attribute__((noinline, cold)) void gort__chan_thread_first_use(void)
 /* ------------------------------------------------------------------------ */
 
 enum {
-    LOCK_SPIN = 100,        /* polls of the lock word, a pause apart */
+    LOCK_SPIN = 8,          /* rounds of LOCK_SPIN_CNT pauses */
+    LOCK_SPIN_CNT = 30,
     LOCK_YIELD = 8,         /* then rounds of sched_yield */
     LOCK_SLEEP_MAX_US = 128 /* then sleeps of 1, 2, 4 ... this many us */
 };
 
-/* Contended acquisition.  Sections are short, so first poll the word with
- * one pause between looks (a pause is 10-40 ns; a round of thirty, as the
- * runtime mutex spins, would often outlast the holder several times),
- * trying the CAS only when the lock looks free so that waiters share the
- * line instead of bouncing it.  Then give the CPU away (the holder may be
- * a descheduled thread), then sleep a little longer each time. */
+/* Contended acquisition: spin while that can help, then give the CPU
+ * away (the holder may be a descheduled thread), then sleep a little
+ * longer each time.  Test before CAS, so waiters share the line instead
+ * of bouncing it; and pause between looks long enough that the holder,
+ * which takes and drops the lock in tight loops, is not slowed by our
+ * reads of its line (a pause between single looks measured 2x slower on
+ * select over 4 channels). */
 void gort__chanlock_slow(gort__chanlock *l)
 {
     static _Atomic int ncpus;
@@ -177,21 +179,21 @@ void gort__chanlock_slow(gort__chanlock *l)
     }
     int64_t sleep_us = 1;
     for (int i = 0;; i++) {
-        if (atomic_load_explicit(&l->key, memory_order_relaxed) == 0) {
-            uint32_t z = 0;
-            if (atomic_compare_exchange_weak_explicit(
-                    &l->key, &z, 1, memory_order_acquire,
-                    memory_order_relaxed))
-                return;
-        }
         if (i < LOCK_SPIN && ncpu > 1) {
-            gort__procyield(1);
+            gort__procyield(LOCK_SPIN_CNT);
         } else if (i < LOCK_SPIN + LOCK_YIELD) {
             gort__osyield();
         } else {
             gort__usleep(sleep_us);
             if (sleep_us < LOCK_SLEEP_MAX_US)
                 sleep_us *= 2;
+        }
+        if (atomic_load_explicit(&l->key, memory_order_relaxed) == 0) {
+            uint32_t z = 0;
+            if (atomic_compare_exchange_weak_explicit(
+                    &l->key, &z, 1, memory_order_acquire,
+                    memory_order_relaxed))
+                return;
         }
     }
 }
