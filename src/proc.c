@@ -508,7 +508,15 @@ static int newm(struct p *pp, bool spinning, int64_t id)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&mp->thread, &attr, mstart, mp);
+    /* EAGAIN is often transient (threads still exiting, a loaded
+     * emulator): retry a little before giving up. */
+    int r;
+    for (int tries = 0;; tries++) {
+        r = pthread_create(&mp->thread, &attr, mstart, mp);
+        if (r != EAGAIN || tries == 100)
+            break;
+        gort__usleep(1000);
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (r != 0) {
@@ -521,7 +529,16 @@ static int newm(struct p *pp, bool spinning, int64_t id)
 
 /* Schedules some M to run pp (or any idle P when pp is NULL).  Returns
  * -1 if no thread could be created for it. */
+static int startm_ex(struct p *pp, bool spinning, bool fatal_if_none);
+
 static int startm(struct p *pp, bool spinning)
+{
+    return startm_ex(pp, spinning, true);
+}
+
+/* fatal_if_none: when no thread can be made and no M runs, die (Go's
+ * newosproc) rather than return -1 (gort_run's first M returns EAGAIN). */
+static int startm_ex(struct p *pp, bool spinning, bool fatal_if_none)
 {
     gort__lock(&sched.lock);
     if (!pp) {
@@ -544,14 +561,28 @@ static int startm(struct p *pp, bool spinning)
         int64_t id = sched.mnext++;     /* counts as running for checkdead */
         gort__unlock(&sched.lock);
         if (newm(pp, spinning, id) != 0) {
+            /* No thread.  Not a deadlock (checkdead must not say so): if
+             * other Ms run, they will get to the work; gort_run reports
+             * a first M it cannot start as EAGAIN; otherwise, as Go's
+             * newosproc, this is fatal. */
             int err = errno;
             gort__lock(&sched.lock);
             sched.nmfreed++;
             pidleput(pp);
             if (spinning)
                 atomic_fetch_sub(&sched.nmspinning, 1);
-            checkdead();
+            int64_t running = sched.mnext - sched.nmfreed - sched.nmidle -
+                              sched.nmidlelocked;
             gort__unlock(&sched.lock);
+            if (running <= 0 && fatal_if_none) {
+                char buf[128];
+                snprintf(buf, sizeof buf,
+                         "runtime: failed to create new OS thread (have %lld "
+                         "already; errno=%d)\n",
+                         (long long)(id - sched.nmfreed), err);
+                gort__write_str(2, buf);
+                gort__fatal("newosproc");
+            }
             errno = err;
             return -1;
         }
@@ -1185,7 +1216,10 @@ void gort__dropm_locked(struct m *mp)
 
 static void checkdead(void)
 {
-    if (!sched.started || sched.exiting)
+    /* launching: gort_run is between starting a run and starting an M
+     * for its main goroutine; an M of the last run going idle then must
+     * not conclude that nothing will ever run. */
+    if (!sched.started || sched.exiting || sched.launching)
         return;
     /* A plain thread that has used gort objects may still wake somebody:
      * we cannot know, so we do not guess. */
@@ -1421,6 +1455,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
         }
     }
     sched.started = true;
+    sched.launching = true;
     sched.exiting = false;
     sched.main_goexited = 0;
     gort__noteclear(&sched.main_done);
@@ -1436,6 +1471,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
         int err = errno;
         gort__lock(&sched.lock);
         sched.started = false;
+        sched.launching = false;
         gort__unlock(&sched.lock);
         errno = err;
         return -1;
@@ -1445,7 +1481,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
     sched.maing = gp;
     gort__unlock(&sched.lock);
     gort__globrunqput(gp);
-    if (startm(NULL, false) != 0) {
+    if (startm_ex(NULL, false, false) != 0) {
         /* No thread for the main goroutine.  If some M is still alive
          * (busy with an abandoned goroutine), it will get to it. */
         gort__lock(&sched.lock);
@@ -1455,16 +1491,22 @@ int gort_run(void (*main_fn)(void *), void *arg)
             int err = errno;
             gort__lock(&sched.lock);
             sched.started = false;
+            sched.launching = false;
             gort__unlock(&sched.lock);
             errno = err == ENOMEM ? ENOMEM : EAGAIN;
             return -1;
         }
     }
+    gort__lock(&sched.lock);
+    sched.launching = false;
+    checkdead();    /* main may have blocked for good already */
+    gort__unlock(&sched.lock);
     /* Start the other pre-queued goroutines' Ps too. */
     gort__wakep();
     gort__notesleep(&sched.main_done);
     gort__lock(&sched.lock);
     sched.started = false;
+    sched.launching = false;
     gort__unlock(&sched.lock);
     return 0;
 }

@@ -328,6 +328,7 @@ typedef struct schedt {
     _Atomic int32_t nforeign;       /* plain threads that used gort objects */
 
     bool started;               /* a gort_run is in progress */
+    bool launching;             /* ... and has not started main's M yet */
     bool main_started;
     _Atomic uint64_t gen;       /* bumps on every gort_run */
     _Atomic bool exiting;       /* main returned; Ms park */
