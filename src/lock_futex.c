@@ -73,6 +73,20 @@ void gort__futexwakeup(_Atomic uint32_t *addr, int cnt)
     errno = saved;
 }
 
+/* Takes the lock, leaving state `wait` behind, while it looks free. */
+static inline bool try_take(gort__mutex *l, uint32_t wait)
+{
+    while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
+           MUTEX_UNLOCKED) {
+        uint32_t v = MUTEX_UNLOCKED;
+        if (atomic_compare_exchange_weak_explicit(&l->key, &v, wait,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed))
+            return true;
+    }
+    return false;
+}
+
 void gort__lock(gort__mutex *l)
 {
     uint32_t v = MUTEX_UNLOCKED;
@@ -89,25 +103,13 @@ void gort__lock(gort__mutex *l)
         return;
     for (;;) {
         for (int i = 0; i < ACTIVE_SPIN; i++) {
-            while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
-                   MUTEX_UNLOCKED) {
-                v = MUTEX_UNLOCKED;
-                if (atomic_compare_exchange_weak_explicit(
-                        &l->key, &v, wait, memory_order_acquire,
-                        memory_order_relaxed))
-                    return;
-            }
+            if (try_take(l, wait))
+                return;
             gort__procyield(ACTIVE_SPIN_CNT);
         }
         for (int i = 0; i < PASSIVE_SPIN; i++) {
-            while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
-                   MUTEX_UNLOCKED) {
-                v = MUTEX_UNLOCKED;
-                if (atomic_compare_exchange_weak_explicit(
-                        &l->key, &v, wait, memory_order_acquire,
-                        memory_order_relaxed))
-                    return;
-            }
+            if (try_take(l, wait))
+                return;
             gort__osyield();
         }
         v = atomic_exchange_explicit(&l->key, MUTEX_SLEEPING,

@@ -597,6 +597,18 @@ static int startm_ex(struct p *pp, bool spinning, bool fatal_if_none)
     return 0;
 }
 
+/* Sleeps on the M's note until a waker hands it a P (m.nextp), then
+ * takes that P. */
+static void mpark(struct m *mp)
+{
+    mp->blocked = true;
+    gort__notesleep(&mp->park);
+    gort__noteclear(&mp->park);
+    mp->blocked = false;
+    acquirep(mp, mp->nextp);
+    mp->nextp = NULL;
+}
+
 /* Stops the current M until it is handed a P; returns with that P. */
 static void stopm(struct m *mp)
 {
@@ -607,12 +619,7 @@ static void stopm(struct m *mp)
     gort__lock(&sched.lock);
     mput(mp);
     gort__unlock(&sched.lock);
-    mp->blocked = true;
-    gort__notesleep(&mp->park);
-    gort__noteclear(&mp->park);
-    mp->blocked = false;
-    acquirep(mp, mp->nextp);
-    mp->nextp = NULL;
+    mpark(mp);
 }
 
 void gort__wakep(void)
@@ -1151,13 +1158,8 @@ static void stoplockedm(struct m *mp)
     sched.nmidlelocked++;
     checkdead();
     gort__unlock(&sched.lock);
-    mp->blocked = true;
-    gort__notesleep(&mp->park);
-    gort__noteclear(&mp->park);
-    mp->blocked = false;
-    /* startlockedm took us out of nmidlelocked before waking us. */
-    acquirep(mp, mp->nextp);
-    mp->nextp = NULL;
+    /* startlockedm takes us out of nmidlelocked before waking us. */
+    mpark(mp);
 }
 
 /* gp is locked to another M: hand it our P and go idle. */
