@@ -336,8 +336,10 @@ void gort__goexit0(struct g *gp)
         if (mp->lockedg == gp)
             gort__dropm_locked(mp);
     }
-    free(gp->name);
-    gp->name = NULL;
+    if (gp->name) {
+        free(gp->name);
+        gp->name = NULL;
+    }
     gp->m = NULL;
     gp->fn = NULL;
     gp->arg = NULL;
@@ -348,7 +350,8 @@ void gort__goexit0(struct g *gp)
 void gort__goexit1(void)
 {
     struct gort__tls *t = gort__tlsp();
-    free(t->recovered);
+    if (t->recovered)
+        free(t->recovered);
     memset(t, 0, sizeof *t);
     gort__gswitch(ACT_EXIT);
     gort__throw("goexit: dead goroutine resumed");
