@@ -101,10 +101,15 @@ struct g *gort__gfget(struct p *pp)
         if (gp) {
             pp->gfree = gp->schedlink;
             pp->gfreecnt--;
-            /* The next one was probably freed on another CPU: start
-             * fetching its line now, the next gort_go will write it. */
-            if (pp->gfree)
-                __builtin_prefetch(pp->gfree, 1);
+            /* The next ones were probably freed on another CPU: start
+             * fetching them now, two ahead (the next one's line was
+             * fetched by the previous call), the next calls write them. */
+            struct g *n1 = pp->gfree;
+            if (n1) {
+                __builtin_prefetch(n1, 1);
+                if (n1->schedlink)
+                    __builtin_prefetch(n1->schedlink, 1);
+            }
         }
     } else {
         /* A plain thread: one G off the first batch. */
