@@ -70,56 +70,51 @@ void gort__allgadd(struct g *gp)
     gort__unlock(&sched.lock);
 }
 
-/* The global free list is a stack of batches (the head G of a batch
- * carries batchn and batchnext; the rest hang off schedlink), so that a P
- * refills or spills GFREE_MAX/2 dead Gs with a few pointer writes under
- * sched.gflock, never walking Gs that were last touched by another CPU. */
-static void gfpushbatch_locked(struct g *head, int32_t n)
-{
-    head->batchn = n;
-    head->batchnext = sched.gfree;
-    sched.gfree = head;
-    sched.ngfree += n;
-}
+/* Dead Gs move between a P's array and the global list GFREE_MAX/2 at a
+ * time, as arrays of pointers (struct gbatch): neither side touches the
+ * Gs themselves, which were usually freed on another CPU. */
+struct gbatch {
+    struct gbatch *next;
+    int32_t n;
+    struct g *gs[GFREE_MAX / 2];
+};
 
 struct g *gort__gfget(struct p *pp)
 {
-    struct g *gp;
+    struct g *gp = NULL;
     if (pp) {
-        if (!pp->gfree && sched.ngfree > 0) {
+        if (pp->gfreecnt == 0 && sched.ngfree > 0) {
             gort__lock(&sched.gflock);
-            struct g *b = sched.gfree;
+            struct gbatch *b = sched.gfree;
             if (b) {
-                sched.gfree = b->batchnext;
-                sched.ngfree -= b->batchn;
-                pp->gfree = b;
-                pp->gfreecnt = b->batchn;
+                sched.gfree = b->next;
+                sched.ngfree -= b->n;
+                memcpy(pp->gfree, b->gs, (size_t)b->n * sizeof b->gs[0]);
+                pp->gfreecnt = b->n;
+                b->next = sched.gbfree;
+                sched.gbfree = b;
             }
             gort__unlock(&sched.gflock);
         }
-        gp = pp->gfree;
-        if (gp) {
-            pp->gfree = gp->schedlink;
-            pp->gfreecnt--;
-            /* The next ones were probably freed on another CPU: start
-             * fetching them now, two ahead (the next one's line was
-             * fetched by the previous call), the next calls write them. */
-            struct g *n1 = pp->gfree;
-            if (n1) {
-                __builtin_prefetch(n1, 1);
-                if (n1->schedlink)
-                    __builtin_prefetch(n1->schedlink, 1);
-            }
+        if (pp->gfreecnt > 0) {
+            gp = pp->gfree[--pp->gfreecnt];
+            /* Fetch the line of a G two calls ahead: the next calls write
+             * into it. */
+            if (pp->gfreecnt >= 2)
+                __builtin_prefetch(pp->gfree[pp->gfreecnt - 2], 1);
         }
     } else {
         /* A plain thread: one G off the first batch. */
         gort__lock(&sched.gflock);
-        gp = sched.gfree;
-        if (gp) {
-            sched.gfree = gp->batchnext;
-            sched.ngfree -= gp->batchn;
-            if (gp->batchn > 1)
-                gfpushbatch_locked(gp->schedlink, gp->batchn - 1);
+        struct gbatch *b = sched.gfree;
+        if (b) {
+            gp = b->gs[--b->n];
+            sched.ngfree--;
+            if (b->n == 0) {
+                sched.gfree = b->next;
+                b->next = sched.gbfree;
+                sched.gbfree = b;
+            }
         }
         gort__unlock(&sched.gflock);
     }
@@ -128,24 +123,41 @@ struct g *gort__gfget(struct p *pp)
     return gp;
 }
 
+/* Pushes n Gs as one batch (gflock held).  Returns false if no batch
+ * record can be had (out of memory): the caller keeps its Gs. */
+static bool gfpush_locked(struct g **gs, int32_t n)
+{
+    struct gbatch *b = sched.gbfree;
+    if (b) {
+        sched.gbfree = b->next;
+    } else {
+        b = malloc(sizeof *b);
+        if (!b)
+            return false;
+    }
+    memcpy(b->gs, gs, (size_t)n * sizeof gs[0]);
+    b->n = n;
+    b->next = sched.gfree;
+    sched.gfree = b;
+    sched.ngfree += n;
+    return true;
+}
+
 void gort__gfput(struct p *pp, struct g *gp)
 {
-    gp->schedlink = pp->gfree;
-    pp->gfree = gp;
-    if (++pp->gfreecnt >= GFREE_MAX) {
-        /* Spill the older half as one batch (these Gs were freed here:
-         * walking them is cheap). */
-        struct g *last = pp->gfree;
-        for (int32_t i = 1; i < GFREE_MAX / 2; i++)
-            last = last->schedlink;
-        struct g *batch = last->schedlink;
-        last->schedlink = NULL;
-        int32_t n = pp->gfreecnt - GFREE_MAX / 2;
-        pp->gfreecnt = GFREE_MAX / 2;
+    if (pp->gfreecnt == GFREE_MAX) {
+        /* Spill the older half as one batch. */
         gort__lock(&sched.gflock);
-        gfpushbatch_locked(batch, n);
+        bool ok = gfpush_locked(pp->gfree, GFREE_MAX / 2);
         gort__unlock(&sched.gflock);
+        if (!ok)
+            return;     /* no memory for a batch: gp stays a dead G in
+                           allgs, never reused (it cannot be freed) */
+        memmove(pp->gfree, pp->gfree + GFREE_MAX / 2,
+                (GFREE_MAX / 2) * sizeof pp->gfree[0]);
+        pp->gfreecnt = GFREE_MAX / 2;
     }
+    pp->gfree[pp->gfreecnt++] = gp;
 }
 
 static inline void count_add(_Atomic int64_t *c)
@@ -266,8 +278,7 @@ nomem:
             gort__gfput(pp, gp);
         else {
             gort__lock(&sched.gflock);
-            gp->schedlink = NULL;
-            gfpushbatch_locked(gp, 1);
+            (void)gfpush_locked(&gp, 1);    /* else: stays dead in allgs */
             gort__unlock(&sched.gflock);
         }
     }

@@ -273,7 +273,9 @@ typedef struct p {
     _Atomic(struct g *) runnext;
 
     /* Free dead Gs (no stacks) and free default stacks: owner only. */
-    struct g *gfree;
+    struct g *gfree[GFREE_MAX]; /* dead Gs, an array: popping one touches
+                                   no G, so the next ones can be
+                                   prefetched ahead of use */
     int32_t gfreecnt;
     gort__stack stkcache[STKCACHE_MAX];
     int32_t nstkcache;
@@ -325,7 +327,8 @@ typedef struct schedt {
     gqueue runq;                /* global run queue */
 
     _Alignas(64) gort__mutex gflock;    /* global free G list */
-    struct g *gfree;
+    struct gbatch *gfree;       /* batches of dead Gs */
+    struct gbatch *gbfree;      /* empty batch records */
     _Atomic int32_t ngfree;     /* read without the lock as a hint */
 
     _Alignas(64) struct p *allp[GORT_MAXPROCS_MAX];
