@@ -551,3 +551,12 @@ const char *test_expect_child(void (*fn)(void *), void *arg, int exit_code,
         TEST_FAIL_("did not expect \"%s\" in:\n---\n%s\n---", forbidden, out);
     return out;
 }
+
+void test_start(int procs, void (*fn)(void *), void *arg)
+{
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", procs);
+    TEST_SETENV("GORTMAXPROCS", buf);
+    ASSERT_GT(gort_maxprocs(procs), 0);
+    ASSERT_EQ(gort_run(fn, arg), 0);
+}

@@ -70,6 +70,10 @@ const char *test_expect_child(void (*fn)(void *), void *arg, int exit_code,
                               const char *needle, const char *forbidden,
                               int timeout_s);
 
+/* Runs fn(arg) under gort_run on `procs` Ps (GORTMAXPROCS is set too, so
+ * the caller's environment cannot win) and fails unless it returns 0. */
+void test_start(int procs, void (*fn)(void *), void *arg);
+
 /* Sets an environment variable for gort before gort_run reads it. */
 #define TEST_SETENV(k, v) setenv((k), (v), 1)
 

@@ -28,14 +28,7 @@
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void start(int procs, void (*fn)(void *), void *arg)
-{
-    char buf[16];
-    snprintf(buf, sizeof buf, "%d", procs);
-    TEST_SETENV("GORTMAXPROCS", buf);
-    ASSERT_GT(gort_maxprocs(procs), 0);
-    ASSERT_EQ(gort_run(fn, arg), 0);
-}
+#define start test_start
 
 static void go_or_die(void (*fn)(void *), void *arg)
 {

@@ -33,14 +33,7 @@
 
 /* Starts the runtime on `procs` Ps (the environment is set too, so the
  * caller's GORTMAXPROCS cannot win) and checks that gort_run returns 0. */
-static void start(int procs, void (*fn)(void *), void *arg)
-{
-    char buf[16];
-    snprintf(buf, sizeof buf, "%d", procs);
-    TEST_SETENV("GORTMAXPROCS", buf);
-    ASSERT_GT(gort_maxprocs(procs), 0);
-    ASSERT_EQ(gort_run(fn, arg), 0);
-}
+#define start test_start
 
 static pid_t gettid_(void)
 {

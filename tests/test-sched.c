@@ -30,14 +30,7 @@
 /* Starts the runtime on `procs` Ps (set both ways, so the result does not
  * depend on which one wins or on the caller's environment) and checks that
  * gort_run returns 0. */
-static void start(int procs, void (*fn)(void *), void *arg)
-{
-    char buf[16];
-    snprintf(buf, sizeof buf, "%d", procs);
-    TEST_SETENV("GORTMAXPROCS", buf);
-    ASSERT_GT(gort_maxprocs(procs), 0);
-    ASSERT_EQ(gort_run(fn, arg), 0);
-}
+#define start test_start
 
 static pid_t gettid_(void)
 {
