@@ -151,18 +151,3 @@ void gort__notesleep(gort__note *n)
         gort__futexsleep(&n->key, 0, -1);
 }
 
-bool gort__notetsleep(gort__note *n, int64_t ns)
-{
-    if (ns < 0) {
-        gort__notesleep(n);
-        return true;
-    }
-    int64_t deadline = gort_nanotime() + ns;
-    while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) {
-        int64_t now = gort_nanotime();
-        if (now >= deadline)
-            return false;
-        gort__futexsleep(&n->key, 0, deadline - now);
-    }
-    return true;
-}

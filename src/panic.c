@@ -272,12 +272,6 @@ typedef struct recovered_info {
     char msg[PANIC_MSG_MAX];
 } recovered_info;
 
-void gort__g_release_panicinfo(struct g *gp)
-{
-    free(gp->tls.recovered);
-    gp->tls.recovered = NULL;
-}
-
 static void print_panics(panicrec *p)
 {
     if (!p)

@@ -8,12 +8,14 @@
  *   P  a processor: the right to run goroutines, with a local run queue.
  *      There are exactly gomaxprocs Ps; an M needs a P to run a G.
  *
- * Every goroutine switch goes through g0: a goroutine that parks, yields
- * or exits switches to its M's g0 (gort__mcall), and g0 finishes the job
+ * A goroutine that parks, yields or exits calls gort__gswitch, which
+ * switches straight to the next G of its P's local queue, or to the M's g0
+ * (the scheduler loop on the thread's stack) when there is none or
+ * something unusual is going on.  Whatever runs next finishes the job
  * (publishes the goroutine as waiting, queues it, frees it) *after* the
- * goroutine's registers are saved, then picks the next goroutine.  That
- * ordering is what makes it safe for another M to resume the goroutine the
- * moment it is published.
+ * goroutine's registers are saved (gort__afterswitch).  That ordering is
+ * what makes it safe for another M to resume the goroutine the moment it
+ * is published.
  *
  * Run queues.  Each P has a 256-slot ring (runq) and a runnext slot.  Only
  * the owner P pushes (writes a slot, then store-release the tail); anyone

@@ -71,8 +71,6 @@ typedef struct gort__note {
 GORT_INTERNAL void gort__noteclear(gort__note *n);
 GORT_INTERNAL void gort__notewakeup(gort__note *n);
 GORT_INTERNAL void gort__notesleep(gort__note *n);
-/* Sleeps at most ns nanoseconds (ns < 0: forever); true if woken. */
-GORT_INTERNAL bool gort__notetsleep(gort__note *n, int64_t ns);
 
 GORT_INTERNAL void gort__futexsleep(_Atomic uint32_t *addr, uint32_t val,
                                     int64_t ns);
@@ -111,7 +109,6 @@ GORT_INTERNAL int gort__stack_get_reserved(struct p *pp, gort__stack *out);
 GORT_INTERNAL int gort__stack_alloc_sized(size_t size, gort__stack *out);
 GORT_INTERNAL void gort__stack_free(struct p *pp, gort__stack *s);
 GORT_INTERNAL void gort__stack_flush_cache(struct p *pp);
-GORT_INTERNAL size_t gort__stack_default_size(void);
 GORT_INTERNAL void gort__stack_init(void);
 GORT_INTERNAL bool gort__stack_canary_ok(const gort__stack *s);
 /* For tests/diagnostics: the guard mode in use ("madvise", "mprotect",
@@ -530,7 +527,6 @@ bool gort__chan_thread_seen;
  * (the address must not be reused after a switch).  gort__panicmsg is a
  * recoverable panic with a runtime message (Go's wording). */
 GORT_INTERNAL struct gort__tls *gort__tlsp(void);
-GORT_INTERNAL void gort__g_release_panicinfo(struct g *gp);
 GORT_INTERNAL _Noreturn void gort__throw(const char *msg);
 GORT_INTERNAL _Noreturn void gort__fatal(const char *msg);
 GORT_INTERNAL _Noreturn void gort__panicmsg(const char *msg);
@@ -547,9 +543,6 @@ typedef struct gort__debugvars {
 } gort__debugvars;
 GORT_INTERNAL extern gort__debugvars gort__debug;
 GORT_INTERNAL void gort__parse_env(void);
-
-/* time.c */
-GORT_INTERNAL int64_t gort__coarsetime(void);
 
 /* signal.c */
 GORT_INTERNAL void gort__signal_init(void);

@@ -85,11 +85,6 @@ static struct {
 
 static _Atomic int64_t credit;  /* the global share of the stack credit */
 
-size_t gort__stack_default_size(void)
-{
-    return defsize;
-}
-
 const char *gort__stack_guard_mode(void)
 {
     switch (atomic_load(&guardmode)) {

@@ -13,11 +13,3 @@ int64_t gort_nanotime(void)
     return (int64_t)ts.tv_sec * GORT_SEC + ts.tv_nsec;
 }
 
-/* A cheap clock for bookkeeping such as wait-since stamps (a few ms of
- * resolution is enough there). */
-int64_t gort__coarsetime(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * GORT_SEC + ts.tv_nsec;
-}
