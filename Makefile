@@ -12,6 +12,7 @@ CC      ?= cc
 BUILD   ?= build
 PREFIX  ?= /usr/local
 ARCH    ?= $(shell $(CC) -dumpmachine | cut -d- -f1)
+OBJCOPY ?= objcopy
 VERSION := 0.1.0
 
 OPT     ?= -O2 -g
@@ -48,11 +49,23 @@ all: lib examples tests
 
 lib: $(LIB_A) $(LIB_SO)
 
+# Every object's code goes into one section, gort_text, so that the
+# preemption signal handler can tell gort's code from the program's
+# (src/preempt.c; the linker defines __start_gort_text/__stop_gort_text).
+GORT_TEXT := --rename-section .text=gort_text,alloc,load,readonly,code,contents \
+             --rename-section .text.unlikely=gort_text,alloc,load,readonly,code,contents \
+             --rename-section .text.hot=gort_text,alloc,load,readonly,code,contents \
+             --rename-section .text.startup=gort_text,alloc,load,readonly,code,contents
+
 $(BUILD)/obj/%.o: src/%.c src/runtime.h include/gort.h | $(BUILD)/obj
-	$(CC) $(CFLAGS_LIB) -c $< -o $@
+	$(CC) $(CFLAGS_LIB) -c $< -o $@.tmp
+	$(OBJCOPY) $(GORT_TEXT) $@.tmp $@
+	rm -f $@.tmp
 
 $(BUILD)/obj/switch.o: $(LIB_ASM) | $(BUILD)/obj
-	$(CC) $(CFLAGS_LIB) -c $< -o $@
+	$(CC) $(CFLAGS_LIB) -c $< -o $@.tmp
+	$(OBJCOPY) $(GORT_TEXT) $@.tmp $@
+	rm -f $@.tmp
 
 $(LIB_A): $(LIB_OBJS)
 	rm -f $@
@@ -120,6 +133,7 @@ AARCH64_CC    ?= aarch64-linux-gnu-gcc
 AARCH64_BUILD ?= build-aarch64
 AARCH64_QEMU  ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 AARCH64_MAKE   = $(MAKE) CC=$(AARCH64_CC) ARCH=aarch64 BUILD=$(AARCH64_BUILD) \
+                 OBJCOPY=aarch64-linux-gnu-objcopy \
                  HAVE_LIBDW=
 
 # Tests the runner leaves out under qemu-user (GORT_TEST_SKIP: printed as

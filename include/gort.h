@@ -241,7 +241,7 @@ typedef struct gort_case {
 GORT_EXPORT int gort_select(gort_case *cases, int n, int flags);
 
 /* ------------------------------------------------------------------------ */
-/* Time (the part the scheduler needs now; timers come with sysmon)         */
+/* Time: sleep and timers (Go's time package; docs/time.md)                 */
 /* ------------------------------------------------------------------------ */
 
 #define GORT_NS  ((int64_t)1)
@@ -249,8 +249,108 @@ GORT_EXPORT int gort_select(gort_case *cases, int n, int flags);
 #define GORT_MS  ((int64_t)1000 * 1000)
 #define GORT_SEC ((int64_t)1000 * 1000 * 1000)
 
-/* Monotonic clock in nanoseconds. */
+/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
 GORT_EXPORT int64_t gort_nanotime(void);
+
+/* Go's time.Sleep: parks the calling goroutine for at least ns
+ * nanoseconds; its thread runs other goroutines meanwhile.  ns <= 0
+ * returns at once.  Sub-millisecond sleeps are honoured (Go rounds an idle
+ * wait up to 1 ms).  On a plain thread it is nanosleep. */
+GORT_EXPORT void gort_sleep(int64_t ns);
+
+/* A timer delivers the monotonic time (int64_t, on gort_nanotime's clock)
+ * at which it was due on its channel, a channel of capacity 1 owned by the timer.
+ * Timers live on per-P heaps run by the scheduler; no thread waits for
+ * them.  As in Go 1.23: once gort_timer_stop or gort_timer_reset has
+ * returned, no value from before the call can be received any more (a
+ * value already sitting in the channel is taken out).
+ *
+ * gort_timer_new(d): fires once, d nanoseconds from now (d <= 0: at
+ * once).  gort_ticker_new(period): fires every period (> 0, else NULL
+ * with errno = EINVAL); a slow reader misses ticks rather than queueing
+ * them.  gort_timer_after_func(d, fn, arg): after d, runs fn(arg) in a
+ * goroutine of its own (Go's time.AfterFunc); its channel is NULL.
+ * All three return NULL with errno = ENOMEM when memory is short. */
+typedef struct gort_timer gort_timer;
+GORT_EXPORT gort_timer *gort_timer_new(int64_t d);
+GORT_EXPORT gort_timer *gort_ticker_new(int64_t period);
+GORT_EXPORT gort_timer *gort_timer_after_func(int64_t d, void (*fn)(void *),
+                                              void *arg);
+
+/* The timer's channel (NULL for an after_func timer). */
+GORT_EXPORT gort_chan *gort_timer_chan(gort_timer *t);
+
+/* Stops the timer.  Returns true if the call stopped it before it
+ * delivered (it was pending, or its value was still unreceived in the
+ * channel), false if it had already fired and been received, or was
+ * stopped.  For a ticker: true if it was running. */
+GORT_EXPORT bool gort_timer_stop(gort_timer *t);
+
+/* Re-arms the timer to fire d from now (a ticker: every d from now, d
+ * > 0).  Returns what gort_timer_stop would have returned.  -- Go's
+ * Timer.Reset / Ticker.Reset. */
+GORT_EXPORT bool gort_timer_reset(gort_timer *t, int64_t d);
+
+/* Stops and frees the timer and its channel.  NULL is a no-op.  Nobody may
+ * be blocked on the channel (that is gort_chan_free's panic). */
+GORT_EXPORT void gort_timer_free(gort_timer *t);
+
+/* A channel that receives the time once, d from now: Go's time.After for
+ * select timeouts, without the leak.  Each goroutine (or plain thread) owns
+ * one such timer, re-armed by every call: a call cancels the previous one
+ * of the same goroutine (its channel is the same and holds no stale
+ * value), and the timer is freed when the goroutine ends.  Use the channel
+ * only in the goroutine that asked for it, until its next gort_after.
+ * Returns NULL with errno = ENOMEM if the timer cannot be made. */
+GORT_EXPORT gort_chan *gort_after(int64_t d);
+
+/* ------------------------------------------------------------------------ */
+/* Blocking system calls and preemption (docs/preemption.md)                */
+/* ------------------------------------------------------------------------ */
+
+/* Wrap a call that may block in the kernel (read on a pipe, waitpid, a
+ * blocking library call): gort_syscall_enter hands the goroutine's P to
+ * another thread at once, so other goroutines go on running; gort_syscall_
+ * exit takes a P back (the old one when free, else an idle one, else the
+ * goroutine waits in the global queue).  errno is preserved by both.  On
+ * a plain thread, or outside a pair, they do nothing.  Inside the pair do
+ * not call into gort (the goroutine has no P): channel operations, gort_go
+ * and the like there are a fatal error.
+ *
+ * Unwrapped calls are rescued too, later: sysmon notices a thread that has
+ * been blocked in the kernel (not in a futex or memory call) for about a
+ * millisecond and hands its P off; see docs/preemption.md.
+ *
+ * GORT_BLOCKING(expr) evaluates expr between the two and yields its value
+ * (a GNU statement expression; for a void call write
+ * (void)GORT_BLOCKING((f(), 0))). */
+GORT_EXPORT void gort_syscall_enter(void);
+GORT_EXPORT void gort_syscall_exit(void);
+#define GORT_BLOCKING(expr)                                               \
+    (__extension__({                                                      \
+        gort_syscall_enter();                                             \
+        __typeof__(expr) gort_blocking_r_ = (expr);                       \
+        gort_syscall_exit();                                              \
+        gort_blocking_r_;                                                 \
+    }))
+
+/* Go's debug.SetMaxThreads: the most OS threads gort may create (default
+ * 10000).  Past it the program dies with "fatal error: thread
+ * exhaustion".  Returns the previous limit; n < 1 is EINVAL (-1). */
+GORT_EXPORT int gort_set_max_threads(int n);
+
+/* Cooperative preemption point for hot loops: a load and a predictable
+ * branch.  When sysmon has asked the running goroutine to yield (it has
+ * run for 10 ms), yields.  Every gort call is such a point too; loops
+ * without calls are also preempted asynchronously by a signal (SIGURG)
+ * unless GORTDEBUG=asyncpreemptoff=1. */
+GORT_EXPORT extern volatile int gort__preempt_pending;
+GORT_EXPORT void gort__preempt_slow(void);
+static inline void gort_preempt_point(void)
+{
+    if (__builtin_expect(gort__preempt_pending != 0, 0))
+        gort__preempt_slow();
+}
 
 /* ------------------------------------------------------------------------ */
 /* defer / panic / recover                                                  */

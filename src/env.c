@@ -6,6 +6,7 @@
  *                     suffix (GORT_STACK_MIN..GORT_STACK_MAX)
  *   GORTDEBUG=k=v,... runtime knobs (unknown keys are ignored, as Go does):
  *       stackguard=madvise|mprotect|canary   force a stack guard mode
+ *       asyncpreemptoff=1   no signal-based preemption (cooperative only)
  *
  * A malformed value is reported once on stderr and ignored, never fatal:
  * the program runs with the default.
@@ -66,6 +67,12 @@ static void parse_gortdebug(const char *s)
                 gort__debug.guard = STK_CANARY;
             else
                 warn_ignored("GORTDEBUG stackguard", v);
+        } else if (strcmp(k, "asyncpreemptoff") == 0) {
+            gort__debug.asyncpreemptoff = atoi(v) != 0;
+        } else if (strcmp(k, "schedtrace") == 0) {
+            gort__debug.schedtrace = atoi(v);
+        } else if (strcmp(k, "scheddetail") == 0) {
+            gort__debug.scheddetail = atoi(v);
         }
     }
 }

@@ -220,10 +220,20 @@ struct g *gort__runqget(struct p *pp, bool *inherit)
                 &pp->runqhead, &h, h + 1, memory_order_release,
                 memory_order_relaxed)) {
             /* The G after it was likely written by another CPU (made or
-             * readied there): start fetching it while this one runs. */
-            if (t - h > 1)
-                __builtin_prefetch(atomic_load_explicit(
-                    &pp->runq[(h + 1) % RUNQ_SIZE], memory_order_relaxed));
+             * readied there): start fetching it while this one runs, and
+             * the top of the stack of the one after that, whose G we
+             * fetched last time (with many goroutines, the first touch of
+             * a parked stack misses the cache and the TLB). */
+            if (t - h > 1) {
+                struct g *g1 = atomic_load_explicit(
+                    &pp->runq[(h + 1) % RUNQ_SIZE], memory_order_relaxed);
+                void *sp1 = g1->sp;
+                if (sp1)
+                    __builtin_prefetch(sp1);
+                if (t - h > 2)
+                    __builtin_prefetch(atomic_load_explicit(
+                        &pp->runq[(h + 2) % RUNQ_SIZE], memory_order_relaxed));
+            }
             return gp;
         }
     }
@@ -478,6 +488,7 @@ static void *mstart(void *arg)
     struct m *mp = arg;
     mp->procid = (pid_t)syscall(SYS_gettid);
     gort__setm(mp);
+    gort__chan_thread_seen = true;  /* an M is never a "plain thread" */
     gort__minit(mp);
     gort__lock(&sched.lock);
     mcommoninit_locked(mp);
@@ -562,6 +573,7 @@ static int startm_ex(struct p *pp, bool spinning, bool fatal_if_none)
         }
         int64_t id = sched.mnext++;     /* counts as running for checkdead */
         gort__unlock(&sched.lock);
+        gort__sysmon_wake();
         if (newm(pp, spinning, id) != 0) {
             /* No thread.  Not a deadlock (checkdead must not say so): if
              * other Ms run, they will get to the work; gort_run reports
@@ -591,6 +603,7 @@ static int startm_ex(struct p *pp, bool spinning, bool fatal_if_none)
         return 0;
     }
     gort__unlock(&sched.lock);
+    gort__sysmon_wake();
     if (nmp->spinning || nmp->nextp)
         gort__throw("startm: m is spinning or has a p");
     nmp->spinning = spinning;
@@ -635,7 +648,8 @@ void gort__wakep(void)
     startm(NULL, true);
 }
 
-/* Hands off pp, which its M is giving up (locked G parked, M exiting). */
+/* Hands off pp, which its M is giving up (locked G parked, M exiting,
+ * a system call, sysmon's retake). */
 static void handoffp(struct p *pp)
 {
     if (!gort__runqempty(pp) || atomic_load(&sched.runqsize) != 0) {
@@ -654,8 +668,110 @@ static void handoffp(struct p *pp)
         startm(pp, false);
         return;
     }
+    /* The last running P going idle with timers pending: keep an M
+     * around to sleep until they are due (Go: someone must poll). */
+    if (atomic_load(&sched.npidle) == atomic_load(&sched.gomaxprocs) - 1 &&
+        atomic_load(&pp->timer0when) != 0 &&
+        atomic_load(&sched.pollsleeping) == 0) {
+        gort__unlock(&sched.lock);
+        startm(pp, false);
+        return;
+    }
     pidleput(pp);
     gort__unlock(&sched.lock);
+}
+
+void gort__handoffp(struct p *pp)
+{
+    handoffp(pp);
+}
+
+void gort__startm_any(void)
+{
+    startm(NULL, false);
+}
+
+int gort__mcount(void)
+{
+    gort__lock(&sched.lock);
+    int n = (int)(sched.mnext - sched.nmfreed);
+    gort__unlock(&sched.lock);
+    return n;
+}
+
+int gort_set_max_threads(int n)
+{
+    if (n < 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    gort__ensure_init();
+    gort__lock(&sched.lock);
+    int prev = sched.maxmcount;
+    sched.maxmcount = n;
+    gort__unlock(&sched.lock);
+    return prev;
+}
+
+/* Takes an idle P for mp, prefer if it is idle, else any.  false: none. */
+bool gort__acquire_idlep(struct m *mp, struct p *prefer)
+{
+    gort__lock(&sched.lock);
+    struct p *pp = NULL;
+    if (prefer && atomic_load(&prefer->status) == _Pidle) {
+        for (struct p **pl = &sched.pidle; *pl; pl = &(*pl)->link)
+            if (*pl == prefer) {
+                *pl = prefer->link;
+                atomic_fetch_sub(&sched.npidle, 1);
+                pp = prefer;
+                break;
+            }
+    }
+    if (!pp)
+        pp = pidleget();
+    gort__unlock(&sched.lock);
+    if (!pp)
+        return false;
+    acquirep(mp, pp);
+    return true;
+}
+
+/* A P for a timer armed by a thread without one (before gort_run too). */
+GORT_INTERNAL struct p *gort__anyp(void);
+static struct p *allocp(int32_t id);
+struct p *gort__anyp(void)
+{
+    gort__ensure_init();
+    int32_t n = sched.nallp;
+    int32_t procs = atomic_load(&sched.gomaxprocs);
+    if (n > procs)
+        n = procs;
+    if (n > 0)
+        return sched.allp[gort__fastrand() % (uint32_t)n];
+    gort__lock(&sched.lock);
+    if (sched.nallp == 0) {
+        if (!allocp(0))
+            gort__throw("out of memory allocating a P");
+        sched.allp[0]->status = _Pdead;
+        sched.nallp = 1;
+    }
+    gort__unlock(&sched.lock);
+    return sched.allp[0];
+}
+
+/* Go's wakeNetPoller: the timer sleeper must not sleep past when. */
+void gort__wake_poller(int64_t when)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&sched.pollsleeping)) {
+        int64_t pu = atomic_load(&sched.polluntil);
+        if (pu == 0 || pu > when) {
+            if (atomic_exchange(&sched.pollwake, 1) == 0)
+                gort__futexwakeup(&sched.pollwake, 1);
+        }
+        return;
+    }
+    gort__wakep();
 }
 
 static void resetspinning(struct m *mp)
@@ -698,6 +814,19 @@ static struct g *stealwork(struct p *pp)
             if (!p2 || p2 == pp)
                 continue;
             uint32_t st = atomic_load_explicit(&p2->status, memory_order_relaxed);
+            if (last && atomic_load_explicit(&p2->timer0when,
+                                             memory_order_relaxed) != 0) {
+                /* Go's stealTimersOrRunNextG: a victim's expired timers,
+                 * whose wake-ups land on our P. */
+                int ran = 0;
+                gort__checktimers(p2, 0, &ran);
+                if (ran) {
+                    bool inh;
+                    struct g *gp = gort__runqget(pp, &inh);
+                    if (gp)
+                        return gp;
+                }
+            }
             if (st == _Pdead || (st == _Pidle && !last))
                 continue;
             struct g *gp;
@@ -730,7 +859,55 @@ static void retirep_locked(struct p *pp)
     bool inherit;
     while ((gp = gort__runqget(pp, &inherit)) != NULL)
         globrunqput_locked(gp);
+    if (pp->id != 0)
+        gort__movetimers(pp, sched.allp[0]);
     atomic_store(&pp->status, _Pdead);
+}
+
+/* Runs the expired timers of every P (after the timer sleeper woke). */
+static void runalltimers(void)
+{
+    int64_t now = gort_nanotime();
+    for (int32_t i = 0; i < sched.nallp; i++) {
+        struct p *p2 = sched.allp[i];
+        if (p2 && atomic_load_explicit(&p2->timer0when, memory_order_acquire))
+            gort__checktimers(p2, now, NULL);
+    }
+}
+
+/* The timer sleeper: with nothing to run, one idle M sleeps until the
+ * earliest timer of all Ps (Go blocks in netpoll for this).  Whoever arms
+ * an earlier timer wakes it (gort__wake_poller); the other idle Ms sleep
+ * on their notes.  The handshake: the sleeper publishes pollsleeping and
+ * polluntil, then re-reads the heaps; an armer publishes its timer, then
+ * reads pollsleeping (fences on both sides).  Either the sleeper sees the
+ * timer or the armer sees the sleeper.  Returns with a P when it slept
+ * (the timers it woke for are run), false if it did not or got no P. */
+static bool timersleep(struct m *mp)
+{
+    int64_t until = gort__timesleepuntil();
+    if (until == 0)
+        return false;
+    uint32_t z = 0;
+    if (!atomic_compare_exchange_strong(&sched.pollsleeping, &z, 1))
+        return false;
+    atomic_store(&sched.polluntil, until);
+    atomic_thread_fence(memory_order_seq_cst);
+    until = gort__timesleepuntil();
+    if (until != 0) {
+        atomic_store(&sched.polluntil, until);
+        int64_t now = gort_nanotime();
+        if (until > now && !anywork() &&
+            !atomic_load_explicit(&sched.exiting, memory_order_acquire))
+            gort__futexsleep(&sched.pollwake, 0, until - now);
+    }
+    atomic_store(&sched.pollwake, 0);
+    atomic_store(&sched.polluntil, 0);
+    atomic_store(&sched.pollsleeping, 0);
+    if (!gort__acquire_idlep(mp, NULL))
+        return false;
+    runalltimers();
+    return true;
 }
 
 /* Returns a runnable G, with mp->p set.  Blocks (the M sleeps) until one
@@ -775,6 +952,10 @@ top:
         stopm(mp);
         goto top;
     }
+
+    /* Our P's expired timers first: their wake-ups land in our queue. */
+    if (atomic_load_explicit(&pp->timer0when, memory_order_relaxed))
+        gort__checktimers(pp, 0, NULL);
 
     /* Fairness: now and then look at the global queue first. */
     if (pp->schedtick % 61 == 0 && atomic_load(&sched.runqsize) > 0) {
@@ -832,6 +1013,11 @@ top:
             }
         }
     }
+    if (timersleep(mp)) {
+        mp->spinning = true;
+        atomic_fetch_add(&sched.nmspinning, 1);
+        goto top;
+    }
     stopm(mp);
     goto top;
 }
@@ -860,7 +1046,8 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
     mp->curg = gp;
     gp->m = mp;
     atomic_store_explicit(&gp->status, _Grunning, memory_order_relaxed);
-    gp->preempt = false;
+    if (unlikely(atomic_load_explicit(&gp->preempt, memory_order_relaxed)))
+        atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     if (!inherit) {
         pp->schedtick++;
         atomic_store_explicit(
@@ -943,6 +1130,12 @@ void gort__afterswitch(struct m *mp)
     case ACT_EXIT:
         gort__goexit0(gp);
         break;
+    case ACT_SYSCALL_QUEUE:
+        /* Back from a system call with no P to be had (syscall.c). */
+        atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
+        gort__globrunqput(gp);
+        gort__wakep();
+        break;
     default:
         gort__throw("afterswitch: bad act");
     }
@@ -969,6 +1162,13 @@ void gort__gswitch(int act)
                       pp->id < atomic_load_explicit(&sched.gomaxprocs,
                                                     memory_order_relaxed);
         int64_t gq = atomic_load_explicit(&sched.runqsize, memory_order_relaxed);
+        /* A timer due goes through the scheduler (which runs it).  The
+         * clock is read on every 4th switch only (a read costs more than
+         * a switch on some VMs): a due timer waits at most 3 switches. */
+        int64_t tw = atomic_load_explicit(&pp->timer0when, memory_order_relaxed);
+        if (unlikely(tw != 0) && (++pp->timercheck & 3) == 0 &&
+            tw <= gort_nanotime())
+            normal = false;
         if (likely(normal) && !(gq != 0 && pp->schedtick % 61 == 0)) {
             next = gort__runqget(pp, &inherit);
             if (next && unlikely(next->lockedm != NULL ||
@@ -1009,6 +1209,9 @@ static void schedule_loop(struct m *mp)
             stoplockedm(mp);
             gp = mp->lockedg;
         } else {
+            if (unlikely(!mp->p))
+                stopm(mp);  /* its goroutine went back to the queue
+                               from a system call (syscall.c) */
             if (mp->handoffg) {
                 gp = mp->handoffg;
                 mp->handoffg = NULL;
@@ -1044,10 +1247,25 @@ static void schedule_loop(struct m *mp)
             handoffp(pp);
             gort__unminit(mp);
             gort__setm(NULL);
-            free(mp);
+            /* The m struct is not freed: sysmon may still be reading it
+             * through a P it last ran (Go keeps dead Ms on sched.freem). */
             pthread_exit(NULL);
         }
     }
+}
+
+void gort__exitsyscall_park(struct m *mp, struct g *gp)
+{
+    mp->act = ACT_SYSCALL_QUEUE;
+    mp->actg = gp;
+    gp->nspawn = 0;
+    gp->saved_errno = errno;
+    gp->tls = *gort__tlsp();
+    mp->curg = NULL;
+    gort__swapctx(&gp->sp, mp->g0sp);
+    gort__afterswitch(gort__getm());
+    *gort__tlsp() = gp->tls;
+    errno = gp->saved_errno;
 }
 
 void gort__gopark(bool (*unlockf)(struct g *, void *), void *lock, int reason)
@@ -1249,6 +1467,10 @@ static void checkdead(void)
             gort__fatal("no goroutines (main called runtime.Goexit) - deadlock!");
         return;
     }
+    /* A pending timer will wake somebody: not a deadlock (Go's checkdead
+     * says the same for any P with a timer). */
+    if (gort__timesleepuntil() != 0)
+        return;
     gort__write_str(2, "fatal error: all goroutines are asleep - deadlock!\n\n");
     gort__print_goroutine_headers(2);
     gort__exit2();
@@ -1326,6 +1548,7 @@ static int procresize_locked(int32_t n)
  * as in Go. */
 static void atfork_child(void)
 {
+    gort__sysmon_forked();
     if (sched.started)
         return;
     atomic_store(&sched.lock.key, 0);
@@ -1361,6 +1584,7 @@ static void runtime_init(void)
     gort__parse_env();
     gort__stack_init();
     gort__signal_init();
+    gort__preempt_init();
     pthread_atfork(NULL, NULL, atfork_child);
     sched.maxmcount = 10000;
     atomic_store(&sched.goidgen, 1);    /* goroutine 1 is main's */
@@ -1404,6 +1628,9 @@ int gort_maxprocs(int n)
     /* New Ps: put them to work if there is any. */
     for (int i = prev; i < n; i++)
         gort__wakep();
+    int64_t next = gort__timesleepuntil();
+    if (next)
+        gort__wake_poller(next);  /* timers of retired Ps moved to P 0 */
     return prev;
 }
 
@@ -1469,7 +1696,9 @@ int gort_run(void (*main_fn)(void *), void *arg)
     sched.main_goexited = 0;
     gort__noteclear(&sched.main_done);
     gort__gen_begin_locked();
+    sched.main_tid = (pid_t)syscall(SYS_gettid);
     gort__unlock(&sched.lock);
+    gort__sysmon_start();
 
     mainarg.fn = main_fn;
     mainarg.arg = arg;

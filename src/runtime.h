@@ -7,12 +7,17 @@
  *
  * Lock order (a lock may be taken while holding only locks above it):
  *
- *     hchan.lock (chan.c; a select holds several, taken in address
- *       order) -- never held together with a sema bucket lock
+ *     timer.mu (time.c: a user timer's stop/reset/delivery)
+ *       hchan.lock (chan.c; a select holds several, taken in address
+ *         order) -- never held together with a sema bucket lock
+ *       p.timerslock (time.c: a P's timer heap; two only in P-id order,
+ *         when a retiring P's timers move)
  *     sema bucket lock (sema.c)
  *       sched.lock            (proc.c: idle lists, global run queue, allgs)
  *         sched.gflock        (g.c: global free G list)
  *           stackpool.lock    (stack.c: global stack pool)
+ *
+ * A timer's callback runs with no timer lock held (time.c).
  *
  * Runtime locks are never held across a goroutine switch except the one a
  * gopark hands to its unlock function, which g0 releases after the parking
@@ -116,6 +121,48 @@ GORT_INTERNAL bool gort__stack_canary_ok(const gort__stack *s);
 GORT_INTERNAL const char *gort__stack_guard_mode(void);
 
 /* ------------------------------------------------------------------------ */
+/* Timers (time.c)                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* A runtime timer (Go's timer): f(arg, seq, due) runs when `when` (due)
+ * has
+ * passed, on some M with a P (no lock held, never on a goroutine's own
+ * behalf).  period > 0 re-arms it every period.  when, period, idx and pp
+ * are written only under the timerslock of the P whose heap holds it
+ * (pp; NULL when in no heap). */
+typedef struct gort__rtimer {
+    int64_t when;
+    int64_t period;
+    void (*f)(void *arg, uintptr_t seq, int64_t due);
+    void *arg;
+    _Atomic uintptr_t seq;      /* bumped by stop/reset: stale deliveries */
+    _Atomic(struct p *) pp;     /* heap it is in, NULL if none */
+    int32_t idx;                /* its index in that heap */
+    _Atomic int32_t running;    /* callbacks in flight */
+    _Atomic uintptr_t firedseq; /* seq + 1 of the last arming that fired */
+} gort__rtimer;
+
+struct gort__timerwhen {
+    int64_t when;
+    gort__rtimer *t;
+};
+
+/* Arms t (in no heap) to fire at when: on the current P's heap, or some
+ * P's when called without one. */
+GORT_INTERNAL void gort__timer_add(gort__rtimer *t, int64_t when);
+/* Takes t out of its heap; true if it was in one (pending). */
+GORT_INTERNAL bool gort__timer_del(gort__rtimer *t);
+/* Runs pp's expired timers (now == 0: reads the clock if needed).
+ * Returns the next when of pp's heap (0: empty); *ran counts callbacks. */
+GORT_INTERNAL int64_t gort__checktimers(struct p *pp, int64_t now, int *ran);
+/* The earliest when over all Ps' heaps (0: no timers). */
+GORT_INTERNAL int64_t gort__timesleepuntil(void);
+/* Moves the timers of a retiring P to another P. */
+GORT_INTERNAL void gort__movetimers(struct p *from, struct p *to);
+/* The goroutine's gort_after timer, freed when it ends. */
+GORT_INTERNAL void gort__after_release(struct g *gp);
+
+/* ------------------------------------------------------------------------ */
 /* Goroutines                                                               */
 /* ------------------------------------------------------------------------ */
 
@@ -127,6 +174,7 @@ enum {
     _Gsyscall = 3,  /* in a blocking system call; owned by its M */
     _Gwaiting = 4,  /* parked; recorded in some wait structure (a sudog on
                        a sema queue, ...), whose owner readies it */
+    _Gpreempted = 9,/* (dumps only) stopped by asynchronous preemption */
     _Gdead = 6,     /* finished; on a free list or being reused */
 };
 
@@ -169,7 +217,7 @@ typedef struct g {
     gort__stack stack;          /* lo == 0: no stack yet */
     _Atomic uint32_t status;    /* _G* above */
     uint8_t waitreason;
-    bool preempt;               /* asked to yield at its next check */
+    _Atomic bool preempt;       /* asked to yield at its next check */
     bool stack_reserved;        /* holds a stack credit, no stack yet */
     uint32_t nspawn;            /* goroutines created since it last switched */
     int saved_errno;            /* errno while switched out */
@@ -188,6 +236,14 @@ typedef struct g {
     char *name;                 /* gort_attr.name copy, or NULL */
     struct gort__tls tls;       /* scope/panic chain while switched out */
     size_t stack_size_req;      /* 0 = default pooled stack */
+    /* Time (time.c): the timer gort_sleep parks on, and gort_after's. */
+    gort__rtimer sleeptimer;
+    int64_t sleepwhen;
+    struct gort_timer *after;
+    /* Preemption (preempt.c, syscall.c): wired to its M by the runtime
+     * until it next runs (resumes where it was interrupted). */
+    bool runtimelocked;
+    bool rescued;               /* in a syscall sysmon rescued */
 } g_t;
 
 /* A goroutine (or a plain thread) waiting on an object: the node a wait
@@ -242,6 +298,18 @@ typedef struct m {
     uint32_t fastrand[2];
     pthread_t thread;
     pid_t procid;
+    /* System calls (syscall.c): the P it left, and its syscalltick then. */
+    struct p *oldp;
+    uint32_t syscalltick;
+    int insyscall;              /* nesting of gort_syscall_enter */
+    /* Preemption (preempt.c): what sysmon asked (PREEMPT_* bits), and a
+     * signal is on its way (coalesces signals, Go's signalPending). */
+    _Atomic uint32_t preemptreq;
+    _Atomic uint32_t signalpending;
+    /* The blocking call sysmon saw this M in (for a rescue). */
+    long rescue_nr;
+    uintptr_t rescue_args[6];
+    int64_t rescue_gen;
 } m_t;
 
 enum { _Pidle = 0, _Prunning = 1, _Psyscall = 2, _Pgcstop = 3, _Pdead = 4 };
@@ -282,6 +350,19 @@ typedef struct p {
     /* Goroutines created / ended on this P (owner writes, anyone reads):
      * their difference summed over Ps is the goroutine count. */
     _Atomic int64_t ncreated, nended;
+
+    /* Timers (time.c): a 4-ary min-heap on when, under timerslock;
+     * timer0when mirrors heap[0]->when (0: empty) for lock-free looks. */
+    _Alignas(64) gort__mutex timerslock;
+    struct gort__timerwhen *timers; /* {when, timer}: sifting reads only
+                                       this array, never the timers */
+    int32_t ntimers, captimers;
+    _Atomic int64_t timer0when;
+
+    /* sysmon's view (sysmon.c only). */
+    uint32_t timercheck;        /* direct switches since a timer look */
+    uint32_t sm_schedtick, sm_syscalltick;
+    int64_t sm_schedwhen, sm_syscallwhen, sm_probewhen;
 } p_t;
 
 /* The global run queue: a FIFO of batches.  A batch is a chain of Gs
@@ -336,6 +417,17 @@ typedef struct schedt {
     _Atomic int64_t nprecreated;    /* created between runs, for the next */
     _Atomic int32_t nforeign;       /* plain threads that used gort objects */
 
+    /* The timer sleeper (proc.c): at most one idle M sleeps until the
+     * next timer (Go's M blocked in netpoll); waking it = pollwake. */
+    _Alignas(64) _Atomic uint32_t pollsleeping;
+    _Atomic int64_t polluntil;
+    _Atomic uint32_t pollwake;
+
+    /* sysmon (sysmon.c) */
+    _Atomic uint32_t sysmonwait;    /* in deep sleep on sysmonnote */
+    _Atomic uint32_t sysmonnote;    /* futex word */
+    pid_t main_tid;                 /* gort_run's caller, asleep in a futex */
+
     gort__note main_done;       /* the gort_run caller sleeps here */
     int main_goexited;          /* goroutine 1 called gort_goexit */
     struct g *maing;            /* the current run's main goroutine */
@@ -375,7 +467,8 @@ GORT_INTERNAL _Noreturn void gort__goentry(struct g *gp);
 /* ------------------------------------------------------------------------ */
 
 /* What a goroutine switching away asks to be done with it. */
-enum { ACT_NONE = 0, ACT_PARK, ACT_YIELD, ACT_YIELD_GLOBAL, ACT_EXIT };
+enum { ACT_NONE = 0, ACT_PARK, ACT_YIELD, ACT_YIELD_GLOBAL, ACT_EXIT,
+       ACT_SYSCALL_QUEUE };
 /* Switches the current goroutine away: straight to the next G of the
  * local run queue when there is one and nothing special is going on, else
  * to g0's scheduler loop.  The act is carried out on the goroutine after
@@ -410,6 +503,21 @@ GORT_INTERNAL void gort__dospin(void);
 /* Marks the calling plain thread (not a goroutine) as a user of gort
  * objects: deadlock detection cannot see what such a thread will do. */
 GORT_INTERNAL void gort__note_foreign(void);
+
+/* A goroutine in a system call that found no P: switch to g0, which
+ * queues it globally and stops the M (syscall.c). */
+GORT_INTERNAL void gort__exitsyscall_park(struct m *mp, struct g *gp);
+/* Wakes the timer sleeper if it would sleep past when, else wakep (Go's
+ * wakeNetPoller). */
+GORT_INTERNAL void gort__wake_poller(int64_t when);
+/* sysmon's hooks into the scheduler (proc.c, sched.lock inside). */
+GORT_INTERNAL void gort__handoffp(struct p *pp);
+GORT_INTERNAL void gort__startm_any(void);
+GORT_INTERNAL bool gort__acquire_idlep(struct m *mp, struct p *prefer);
+GORT_INTERNAL void gort__sysmon_start(void);
+GORT_INTERNAL void gort__sysmon_wake(void);
+GORT_INTERNAL void gort__sysmon_forked(void);
+GORT_INTERNAL int gort__mcount(void);
 
 GORT_INTERNAL void gort__runqput(struct p *pp, struct g *gp, bool next);
 GORT_INTERNAL struct g *gort__runqget(struct p *pp, bool *inherit);
@@ -540,9 +648,26 @@ typedef struct gort__debugvars {
     int maxprocs;               /* GORTMAXPROCS, 0 = unset */
     size_t stacksize;           /* GORTSTACK, 0 = unset */
     int guard;                  /* GORTDEBUG=stackguard=madvise|mprotect|canary */
+    int asyncpreemptoff;        /* GORTDEBUG=asyncpreemptoff=1 */
+    int schedtrace;             /* GORTDEBUG=schedtrace=ms (0 = off) */
+    int scheddetail;            /* GORTDEBUG=scheddetail=1 */
 } gort__debugvars;
 GORT_INTERNAL extern gort__debugvars gort__debug;
 GORT_INTERNAL void gort__parse_env(void);
+
+/* preempt.c: sysmon's requests to an M, and the SIGURG side. */
+enum { PREEMPT_YIELD = 1, PREEMPT_RESCUE = 2 };
+GORT_INTERNAL void gort__preempt_init(void);
+GORT_INTERNAL void gort__preemptone(struct p *pp);
+GORT_INTERNAL void gort__rescue_probe(struct p *pp, int64_t now);
+GORT_INTERNAL void gort__preempt_clear(struct g *gp);
+GORT_INTERNAL void gort__sigurg(int sig, void *info, void *ctx);
+/* Cooperative check inside runtime calls. */
+static inline void gort__preempt_check(void)
+{
+    if (unlikely(gort__preempt_pending != 0))
+        gort__preempt_slow();
+}
 
 /* signal.c */
 GORT_INTERNAL void gort__signal_init(void);

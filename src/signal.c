@@ -17,7 +17,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-static struct sigaction old_segv, old_bus;
+static struct sigaction old_segv, old_bus, old_urg;
 static size_t altsz;
 static sigset_t initsigmask;    /* the mask of the thread that started us */
 
@@ -81,6 +81,22 @@ static void fault_handler(int sig, siginfo_t *info, void *ctx)
     forward(sig, info, ctx);
 }
 
+/* Our SIGURGs come from tgkill by this process (sysmon); anything else
+ * (out-of-band data, kill -URG) goes to the handler installed before us. */
+static void urg_handler(int sig, siginfo_t *info, void *ctx)
+{
+    if (info && info->si_code == SI_TKILL && info->si_pid == getpid()) {
+        gort__sigurg(sig, info, ctx);
+        return;
+    }
+    if (old_urg.sa_flags & SA_SIGINFO) {
+        if (old_urg.sa_sigaction)
+            old_urg.sa_sigaction(sig, info, ctx);
+    } else if (old_urg.sa_handler != SIG_DFL && old_urg.sa_handler != SIG_IGN) {
+        old_urg.sa_handler(sig);
+    }
+}
+
 void gort__signal_init(void)
 {
     pthread_sigmask(SIG_SETMASK, NULL, &initsigmask);
@@ -95,6 +111,15 @@ void gort__signal_init(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, &old_segv);
     sigaction(SIGBUS, &sa, &old_bus);
+
+    /* SIGURG: asynchronous preemption (preempt.c).  SA_RESTART so that
+     * slow calls interrupted by it restart where the kernel can. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = urg_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigaction(SIGURG, &sa, &old_urg);
+    sigdelset(&initsigmask, SIGURG);
 }
 
 void gort__minit(struct m *mp)

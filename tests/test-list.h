@@ -6,3 +6,4 @@
 #include "list-sync.h"
 #include "list-defer.h"
 #include "list-chan.h"
+#include "list-time.h"

@@ -146,4 +146,27 @@ gort__gostart:
         .cfi_endproc
         .size   gort__gostart, .-gort__gostart
 
+
+/* void gort__sigtramp(void)  -- entered from a rewritten signal context
+ * (preempt.c) with x0 = a copy of the kernel's signal frame on this
+ * goroutine's stack, x1 = the C function to run, sp 16-byte aligned below
+ * the copy.  Calls fn(frame), then resumes the interrupted code with
+ * rt_sigreturn on the copy (the kernel reads the frame at sp). */
+        .globl  gort__sigtramp
+        .hidden gort__sigtramp
+        .type   gort__sigtramp, %function
+        .p2align 4
+gort__sigtramp:
+        .cfi_startproc
+        .cfi_undefined x30
+        mov     x29, xzr
+        mov     x19, x0                 /* callee-saved: survives the call */
+        blr     x1
+        mov     sp, x19
+        mov     x8, #139                /* __NR_rt_sigreturn */
+        svc     #0
+        brk     #0
+        .cfi_endproc
+        .size   gort__sigtramp, .-gort__sigtramp
+
         .section .note.GNU-stack,"",%progbits

@@ -117,4 +117,28 @@ gort__gostart:
         .cfi_endproc
         .size   gort__gostart, .-gort__gostart
 
+
+/* void gort__sigtramp(void)  -- entered from a rewritten signal context
+ * (preempt.c) with rdi = a copy of the kernel's signal frame on this
+ * goroutine's stack, rsi = the C function to run, rsp 16-byte aligned
+ * below the copy.  Calls fn(frame), then resumes the interrupted code
+ * with rt_sigreturn on the copy: every register, the vector state and the
+ * signal mask come back as they were.  The return address is undefined for
+ * unwinders: a backtrace of a preempted goroutine stops here. */
+        .globl  gort__sigtramp
+        .hidden gort__sigtramp
+        .type   gort__sigtramp, @function
+        .p2align 4
+gort__sigtramp:
+        .cfi_startproc
+        .cfi_undefined rip
+        movq    %rdi, %rbx              /* callee-saved: survives the call */
+        call    *%rsi
+        leaq    8(%rbx), %rsp           /* rt_sigframe: restorer slot + 8 */
+        movl    $15, %eax               /* __NR_rt_sigreturn */
+        syscall
+        ud2
+        .cfi_endproc
+        .size   gort__sigtramp, .-gort__sigtramp
+
         .section .note.GNU-stack,"",@progbits

@@ -1,0 +1,200 @@
+/*
+ * sysmon.c — the system monitor (Go's sysmon and retake, proc.go): a
+ * thread of its own, with no P, that watches the Ps.
+ *
+ * Each round it sleeps 20 us, doubling after 50 rounds in which it
+ * retook nothing, up to 10 ms (Go's numbers); but while some P runs a
+ * goroutine it never sleeps past 1 ms, so that it sees a goroutine start
+ * within 1 ms and preempts it 10-11 ms into its slice (Go, which may
+ * sleep 10 ms, preempts at 10-20 ms).  With every P idle it sleeps until
+ * the next timer (at most a minute) on sched.sysmonnote, and startm wakes
+ * it when work comes back.
+ *
+ * A round:
+ *   - late timers: a timer due more than 0.5 ms ago on a P that has not
+ *     run it (busy with a goroutine) gets an M started for an idle P,
+ *     which runs it (its last steal round runs other Ps' timers);
+ *   - retake, per P (sm_* fields of the P are sysmon's own):
+ *       schedtick unchanged for 10 ms: preempt the goroutine (preempt.c);
+ *       unchanged for 1 ms and _Prunning: probe for an unwrapped blocking
+ *         call (preempt.c, "the rescue"), at most once a millisecond;
+ *       _Psyscall: retake the P (CAS to _Pidle, handoffp) once the call
+ *         has lasted a round, unless it has no work and other Ps are idle
+ *         or spinning and the call is younger than 10 ms;
+ *   - the preemption hint is lowered once no running goroutine is marked.
+ *
+ * Reads of other Ps' fields are racy by design (as in Go): a stale view
+ * costs at most a spurious preemption request, which the goroutine ignores
+ * if it is not marked any more, or a round's delay.
+ */
+#include "runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+#define sched gort__sched
+
+#define FORCE_PREEMPT_NS (10 * GORT_MS)
+#define RESCUE_AFTER_NS (1 * GORT_MS)
+#define LATE_TIMER_NS (500 * GORT_US)
+
+static _Atomic bool sysmon_started;
+
+static uint32_t load_u32(const uint32_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static int retake(int64_t now, bool *running)
+{
+    int n = 0;
+    int32_t procs = atomic_load(&sched.gomaxprocs);
+    bool marked = false;
+    *running = false;
+    for (int32_t i = 0; i < procs && i < sched.nallp; i++) {
+        struct p *pp = sched.allp[i];
+        if (!pp)
+            continue;
+        uint32_t st = atomic_load(&pp->status);
+        bool sysretake = false;
+        if (st == _Prunning || st == _Psyscall) {
+            uint32_t t = load_u32(&pp->schedtick);
+            if (pp->sm_schedtick != t) {
+                pp->sm_schedtick = t;
+                pp->sm_schedwhen = now;
+                pp->sm_probewhen = now;
+            } else if (pp->sm_schedwhen + FORCE_PREEMPT_NS <= now) {
+                gort__preemptone(pp);
+                sysretake = true;
+            } else if (st == _Prunning &&
+                       pp->sm_probewhen + RESCUE_AFTER_NS <= now) {
+                pp->sm_probewhen = now;
+                gort__rescue_probe(pp, now);
+            }
+        }
+        if (st == _Prunning) {
+            *running = true;
+            struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+            struct g *gp = mp ? __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) : NULL;
+            if (gp && atomic_load_explicit(&gp->preempt, memory_order_relaxed))
+                marked = true;
+        }
+        if (st == _Psyscall) {
+            uint32_t t = load_u32(&pp->syscalltick);
+            if (!sysretake && pp->sm_syscalltick != t) {
+                pp->sm_syscalltick = t;
+                pp->sm_syscallwhen = now;
+                continue;
+            }
+            if (gort__runqempty(pp) &&
+                atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) > 0 &&
+                pp->sm_syscallwhen + FORCE_PREEMPT_NS > now)
+                continue;
+            uint32_t exp = _Psyscall;
+            if (atomic_compare_exchange_strong(&pp->status, &exp, _Pidle)) {
+                n++;
+                pp->syscalltick++;
+                gort__handoffp(pp);
+            }
+        }
+    }
+    if (!marked && gort__preempt_pending)
+        gort__preempt_pending = 0;
+    return n;
+}
+
+/* Sleeps ns (< 0: until woken) on sysmonnote. */
+static void sysmon_sleep(int64_t ns)
+{
+    gort__futexsleep(&sched.sysmonnote, 0, ns);
+    atomic_store(&sched.sysmonnote, 0);
+}
+
+void gort__sysmon_wake(void)
+{
+    if (atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) &&
+        atomic_exchange(&sched.sysmonwait, 0)) {
+        atomic_store(&sched.sysmonnote, 1);
+        gort__futexwakeup(&sched.sysmonnote, 1);
+    }
+}
+
+static bool all_idle(void)
+{
+    return !sched.started || atomic_load(&sched.exiting) ||
+           atomic_load(&sched.npidle) >= atomic_load(&sched.gomaxprocs);
+}
+
+static void *sysmon(void *unused)
+{
+    (void)unused;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    int64_t delay = 20, idle = 0;    /* us */
+    bool running = false;
+    for (;;) {
+        if (idle == 0)
+            delay = 20;
+        else if (idle > 50)
+            delay *= 2;
+        if (delay > 10 * 1000)
+            delay = 10 * 1000;
+        sysmon_sleep((running && delay > 1000 ? 1000 : delay) * 1000);
+        int64_t now = gort_nanotime();
+        if (all_idle()) {
+            /* Deep sleep until work returns (startm wakes us) or the next
+             * timer is due. */
+            atomic_store(&sched.sysmonwait, 1);
+            atomic_thread_fence(memory_order_seq_cst);
+            if (all_idle()) {
+                int64_t next = gort__timesleepuntil();
+                int64_t ns = 60 * GORT_SEC;
+                if (next && next - now < ns)
+                    ns = next - now > 0 ? next - now : 0;
+                sysmon_sleep(ns);
+            }
+            atomic_store(&sched.sysmonwait, 0);
+            idle = 0;
+            continue;
+        }
+        int64_t next = gort__timesleepuntil();
+        if (next && next + LATE_TIMER_NS < now && atomic_load(&sched.npidle) > 0 &&
+            !atomic_load(&sched.pollsleeping))
+            gort__startm_any();
+        if (retake(now, &running))
+            idle = 0;
+        else
+            idle++;
+    }
+    return NULL;
+}
+
+static void sysmon_create(void)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, sysmon, NULL) != 0)
+        fprintf(stderr, "gort: cannot start sysmon; no preemption\n");
+    pthread_attr_destroy(&attr);
+}
+
+void gort__sysmon_start(void)
+{
+    if (!atomic_exchange(&sysmon_started, true))
+        sysmon_create();
+    gort__sysmon_wake();
+}
+
+/* fork: the child has no sysmon thread; the next gort_run starts one. */
+void gort__sysmon_forked(void)
+{
+    atomic_store(&sysmon_started, false);
+    atomic_store(&sched.sysmonwait, 0);
+    atomic_store(&sched.sysmonnote, 0);
+    atomic_store(&sched.pollsleeping, 0);
+    atomic_store(&sched.pollwake, 0);
+    atomic_store(&sched.polluntil, 0);
+}
