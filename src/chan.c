@@ -574,11 +574,13 @@ static inline bool chansend(hchan *c, const void *ep, bool block)
 
 void gort_chan_send(gort_chan *c, const void *elem)
 {
+    gort__preempt_check();
     chansend(c, elem, true);
 }
 
 bool gort_chan_trysend(gort_chan *c, const void *elem)
 {
+    gort__preempt_check();
     return chansend(c, elem, false);
 }
 
@@ -654,13 +656,27 @@ static inline int chanrecv(hchan *c, void *ep, bool block)
     return chanrecv_block(c, ep);
 }
 
+/* The runtime's own non-blocking operations (timers): no preemption
+ * check, since callers may hold a timer's lock. */
+bool gort__chan_trysend_np(gort_chan *c, const void *elem)
+{
+    return chansend(c, elem, false);
+}
+
+int gort__chan_tryrecv_np(gort_chan *c, void *elem)
+{
+    return chanrecv(c, elem, false);
+}
+
 bool gort_chan_recv(gort_chan *c, void *elem)
 {
+    gort__preempt_check();
     return chanrecv(c, elem, true) > 0;
 }
 
 int gort_chan_tryrecv(gort_chan *c, void *elem)
 {
+    gort__preempt_check();
     return chanrecv(c, elem, false);
 }
 

@@ -302,8 +302,10 @@ int64_t gort_go_ex(void (*fn)(void *), void *arg, const gort_attr *attr)
         gort__runqput(mp->p, gp, true);
         if (sched.main_started)
             gort__wakep();
-        if (mp->curg)
+        if (mp->curg) {
             gort__spawn_backpressure(mp);
+            gort__preempt_check();
+        }
     } else {
         gort__globrunqput(gp);
         gort__wakep();
@@ -356,6 +358,7 @@ void gort__goexit0(struct g *gp)
         free(gp->name);
         gp->name = NULL;
     }
+    gort__after_release(gp);
     gp->m = NULL;
     gp->fn = NULL;
     gp->arg = NULL;

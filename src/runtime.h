@@ -603,6 +603,8 @@ static inline void gort__chan_unlock(struct gort_chan *c)
 /* Zero bytes for "send the zero value" (a NULL element pointer). */
 GORT_INTERNAL extern unsigned char gort__zeroval[GORT__CHAN_ELEM_MAX];
 
+GORT_INTERNAL bool gort__chan_trysend_np(struct gort_chan *c, const void *elem);
+GORT_INTERNAL int gort__chan_tryrecv_np(struct gort_chan *c, void *elem);
 GORT_INTERNAL void gort__waitq_enqueue(waitq *q, sudog *sg);
 /* Takes the first waiter that may still be woken: a select's sudog whose
  * select another channel already claimed is dropped on the way. */

@@ -469,6 +469,7 @@ static int selectgo(gort_case *cases, int n, uint16_t *order, sudog *sgs,
 
 int gort_select(gort_case *cases, int n, int flags)
 {
+    gort__preempt_check();
     if (n < 0 || n > SELECT_MAX_CASES || (n > 0 && cases == NULL) ||
         (flags & ~GORT_NONBLOCK) != 0) {
         errno = EINVAL;

@@ -257,6 +257,7 @@ static inline void mutex_lock(gort_mutex *m)
 
 void gort_mutex_lock(gort_mutex *m)
 {
+    gort__preempt_check();
     mutex_lock(m);
 }
 

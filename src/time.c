@@ -350,7 +350,7 @@ static void sendtime(void *arg, uintptr_t seq, int64_t due)
     gort_timer *t = arg;
     gort__lock(&t->mu);
     if (atomic_load_explicit(&t->rt.seq, memory_order_relaxed) == seq)
-        (void)gort_chan_trysend(t->c, &due);
+        (void)gort__chan_trysend_np(t->c, &due);
     t->handled = seq + 1;
     gort__unlock(&t->mu);
 }
@@ -443,10 +443,9 @@ static bool stop_locked(gort_timer *t)
         t->handled != seq + 1)
         pending = true;
     atomic_fetch_add_explicit(&t->rt.seq, 1, memory_order_relaxed);
-    if (t->c && t->kind == TIMER_CHAN && gort_chan_tryrecv(t->c, NULL) == 1)
+    if (t->c && gort__chan_tryrecv_np(t->c, NULL) == 1 &&
+        t->kind == TIMER_CHAN)
         pending = true;
-    else if (t->c)
-        (void)gort_chan_tryrecv(t->c, NULL);
     return pending;
 }
 
