@@ -23,6 +23,13 @@ CFLAGS_APP := -std=c11 $(OPT) $(WARN) -fno-omit-frame-pointer -D_GNU_SOURCE \
               -Iinclude $(EXTRA_CFLAGS)
 LDLIBS  := -pthread $(EXTRA_LDLIBS)
 
+# aarch64: gort's atomics inline, not calls to libgcc's outline atomics,
+# which would lie outside gort's code (gort_text) and so look like the
+# program's code to the preemption handler (src/preempt.c).
+ifeq ($(ARCH),aarch64)
+CFLAGS_LIB += -mno-outline-atomics
+endif
+
 # Optional: libdw (elfutils) for file:line in backtraces.
 HAVE_LIBDW ?= $(shell printf '#include <elfutils/libdwfl.h>\nint main(void){return 0;}\n' | \
 	$(CC) -x c - -ldw -o /dev/null 2>/dev/null && echo 1)

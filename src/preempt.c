@@ -52,9 +52,14 @@
  * retakes the _Psyscall P at its next tick and hands it to another M.  A
  * call that made no progress (EINTR) is safely re-issued; a timeout may
  * stretch by the ~1 ms it waited before the rescue.  The probe's view is
- * only trusted if it reads the gort_run caller, asleep in a futex, as
- * SYS_futex (not so under qemu-user, which shows the host's numbers):
- * else rescues are off and only wrapped calls hand their P off.
+ * only trusted once sysmon has seen a thread of its own asleep in read()
+ * shown as SYS_read (gort__preempt_calibrate); where the numbers are not
+ * ours (qemu-user shows the host's) or the file cannot be read, rescues
+ * are off.
+ *
+ * sysmon also uses the probe before a preemption signal: a thread asleep
+ * in a system call is at no safe point, and a signal would only make its
+ * call fail with EINTR, so it is rescued (or left alone) instead.
  */
 #include "runtime.h"
 
@@ -107,11 +112,15 @@ static bool is_system_object(const char *name)
     return false;
 }
 
+static bool saw_libc;
+
 static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
     (void)data;
     const char *name = info->dlpi_name ? info->dlpi_name : "";
+    if (strstr(name, "libc.so"))
+        saw_libc = true;
     if (*name && is_system_object(name))
         return 0;
     for (int i = 0; i < info->dlpi_phnum && nuser_text < MAX_RANGES; i++) {
@@ -145,8 +154,13 @@ void gort__preempt_init(void)
 {
     dl_iterate_phdr(phdr_cb, NULL);
     /* Without the gort_text bounds we cannot tell gort's code from the
-     * program's when gort is linked statically: no async preemption. */
+     * program's: no async preemption. */
     async_ok = !gort__debug.asyncpreemptoff && __start_gort_text != NULL;
+    /* A static executable has libc inside the program's own text, where
+     * gort's calls into it (malloc under a runtime lock) would look like
+     * the program's code. */
+    if (!saw_libc)
+        async_ok = false;
 #if !defined(__x86_64__) && !defined(__aarch64__)
     async_ok = false;
 #endif
@@ -166,7 +180,15 @@ static void signal_m(struct m *mp, uint32_t req)
         atomic_store(&mp->signalpending, 0);
 }
 
-/* Go's preemptone: pp's goroutine has run for 10 ms. */
+static int rescue_state;    /* 0 not yet known (off), 1 on, -1 off */
+static int read_syscall(pid_t tid, long *nr, uintptr_t args[6]);
+static bool rescuable(long nr);
+static bool rescue_calibrated(void);
+
+/* Go's preemptone: pp's goroutine has run for 10 ms.  Marked for the
+ * cooperative path always; signalled only if its thread is not asleep in
+ * a system call (a signal there is no safe point and would only make the
+ * call fail with EINTR): such a thread is rescued instead, if it can be. */
 void gort__preemptone(struct p *pp)
 {
     struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
@@ -177,12 +199,21 @@ void gort__preemptone(struct p *pp)
         return;
     atomic_store(&gp->preempt, true);
     gort__preempt_pending = 1;
-    if (async_ok)
-        signal_m(mp, PREEMPT_YIELD);
+    if (!async_ok)
+        return;
+    long nr;
+    uintptr_t args[6];
+    if (read_syscall(mp->procid, &nr, args) == 1) {
+        if (rescuable(nr) && rescue_calibrated() &&
+            !atomic_load(&mp->signalpending)) {
+            mp->rescue_nr = nr;
+            memcpy(mp->rescue_args, args, sizeof args);
+            signal_m(mp, PREEMPT_RESCUE);
+        }
+        return;
+    }
+    signal_m(mp, PREEMPT_YIELD);
 }
-
-static int rescue_state;    /* 0 unknown, 1 trusted, -1 off */
-static int rescue_tries;
 
 /* Reads /proc/self/task/tid/syscall: 1 and nr/args if the thread sleeps
  * in a system call, 0 if not, -1 if unreadable. */
@@ -236,21 +267,72 @@ static bool rescuable(long nr)
     }
 }
 
-/* Is the probe trustworthy here?  The gort_run caller sleeps in a futex
- * while main runs: the file must say so in our own numbering. */
 static bool rescue_calibrated(void)
 {
-    if (rescue_state != 0)
-        return rescue_state > 0;
-    pid_t tid = sched.main_tid;
-    long nr;
-    uintptr_t args[6];
-    int r = tid ? read_syscall(tid, &nr, args) : -1;
-    if (r == 1)
-        rescue_state = nr == SYS_futex ? 1 : -1;
-    else if (r < 0 || ++rescue_tries > 50)
-        rescue_state = -1;
     return rescue_state > 0;
+}
+
+static void *calib_thread(void *arg)
+{
+    int *fds = arg;
+    fds[2] = (int)syscall(SYS_gettid);
+    char c;
+    ssize_t r;
+    do
+        r = read(fds[0], &c, 1);
+    while (r < 0 && errno == EINTR);
+    return NULL;
+}
+
+/* sysmon, before its first round: is /proc/self/task/TID/syscall to be
+ * trusted?  A thread of ours asleep in read() must show SYS_read.  No
+ * file (a sandbox), or another number (qemu-user shows the host's): no
+ * rescues. */
+void gort__preempt_calibrate(void)
+{
+    int fds[3] = {-1, -1, 0};
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        rescue_state = -1;
+        return;
+    }
+    pthread_t t;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(&t, NULL, calib_thread, fds);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        rescue_state = -1;
+        return;
+    }
+    int state = -1;
+    bool foreign = false;
+    for (int i = 0; i < 2000; i++) {
+        pid_t tid = __atomic_load_n(&fds[2], __ATOMIC_ACQUIRE);
+        if (tid) {
+            long nr;
+            uintptr_t args[6];
+            int r = read_syscall(tid, &nr, args);
+            if (r < 0)
+                break;
+            if (r == 1) {
+                if (nr == SYS_read && (int)args[0] == fds[0])
+                    state = 1;
+                else
+                    foreign = true;
+                break;
+            }
+        }
+        gort__usleep(100);
+    }
+    (void)!write(fds[1], "x", 1);
+    pthread_join(t, NULL);
+    close(fds[0]);
+    close(fds[1]);
+    rescue_state = state;
+    (void)foreign;
 }
 
 /* sysmon: pp's goroutine has not switched for a while; if its thread is
@@ -348,6 +430,24 @@ static void redirect(ucontext_t *uc, void (*fn)(void *))
     uc->uc_mcontext.regs[29] = 0;
 #else
     (void)fn;
+#endif
+}
+
+/* Where a leaf function interrupted at its first instructions returns
+ * to: a helper gort calls that lives outside gort's code (a compiler
+ * runtime routine, e.g. aarch64's outline atomics in libgcc, linked into
+ * the program) runs on behalf of gort, maybe holding a runtime lock.  On
+ * aarch64 the link register; on x86_64 the word at the stack pointer (a
+ * stale word that happens to point into gort only delays preemption). */
+static uintptr_t caller_of_leaf(ucontext_t *uc)
+{
+#if defined(__x86_64__)
+    return *(const uintptr_t *)CTX_SP(uc);
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.regs[30];
+#else
+    (void)uc;
+    return 0;
 #endif
 }
 
@@ -515,7 +615,7 @@ void gort__sigurg(int sig, void *info_, void *ctx)
         goto out;
     uintptr_t pc = CTX_PC(uc), sp = CTX_SP(uc);
     if (sp < gp->stack.lo + PREEMPT_ROOM || sp > gp->stack.hi ||
-        !pc_is_user(pc))
+        !pc_is_user(pc) || pc_is_gort(caller_of_leaf(uc)))
         goto out;   /* not a safe point: sysmon asks again */
     redirect(uc, gort__asyncpreempt2);
 out:

@@ -1696,7 +1696,6 @@ int gort_run(void (*main_fn)(void *), void *arg)
     sched.main_goexited = 0;
     gort__noteclear(&sched.main_done);
     gort__gen_begin_locked();
-    sched.main_tid = (pid_t)syscall(SYS_gettid);
     gort__unlock(&sched.lock);
     gort__sysmon_start();
 

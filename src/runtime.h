@@ -426,7 +426,6 @@ typedef struct schedt {
     /* sysmon (sysmon.c) */
     _Atomic uint32_t sysmonwait;    /* in deep sleep on sysmonnote */
     _Atomic uint32_t sysmonnote;    /* futex word */
-    pid_t main_tid;                 /* gort_run's caller, asleep in a futex */
 
     gort__note main_done;       /* the gort_run caller sleeps here */
     int main_goexited;          /* goroutine 1 called gort_goexit */
@@ -660,6 +659,7 @@ GORT_INTERNAL void gort__parse_env(void);
 /* preempt.c: sysmon's requests to an M, and the SIGURG side. */
 enum { PREEMPT_YIELD = 1, PREEMPT_RESCUE = 2 };
 GORT_INTERNAL void gort__preempt_init(void);
+GORT_INTERNAL void gort__preempt_calibrate(void);
 GORT_INTERNAL void gort__preemptone(struct p *pp);
 GORT_INTERNAL void gort__rescue_probe(struct p *pp, int64_t now);
 GORT_INTERNAL void gort__preempt_clear(struct g *gp);

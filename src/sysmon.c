@@ -131,6 +131,7 @@ static void *sysmon(void *unused)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, NULL);
+    gort__preempt_calibrate();
     int64_t delay = 20, idle = 0;    /* us */
     bool running = false;
     for (;;) {
