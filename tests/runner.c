@@ -552,6 +552,18 @@ const char *test_expect_child(void (*fn)(void *), void *arg, int exit_code,
     return out;
 }
 
+void test_go(void (*fn)(void *), void *arg)
+{
+    ASSERT_GT(gort_go(fn, arg), 0);
+}
+
+gort_chan *test_chan_make(size_t elem, size_t cap)
+{
+    gort_chan *c = gort_chan_make(elem, cap);
+    ASSERT(c != NULL);
+    return c;
+}
+
 void test_start(int procs, void (*fn)(void *), void *arg)
 {
     char buf[16];

@@ -74,6 +74,11 @@ const char *test_expect_child(void (*fn)(void *), void *arg, int exit_code,
  * the caller's environment cannot win) and fails unless it returns 0. */
 void test_start(int procs, void (*fn)(void *), void *arg);
 
+/* gort_go / gort_chan_make that fail the test instead of returning an
+ * error. */
+void test_go(void (*fn)(void *), void *arg);
+gort_chan *test_chan_make(size_t elem, size_t cap);
+
 /* Sets an environment variable for gort before gort_run reads it. */
 #define TEST_SETENV(k, v) setenv((k), (v), 1)
 

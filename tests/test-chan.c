@@ -30,17 +30,9 @@
 
 #define start test_start
 
-static void go_or_die(void (*fn)(void *), void *arg)
-{
-    ASSERT_GT(gort_go(fn, arg), 0);
-}
+#define go_or_die test_go
 
-static gort_chan *mkchan(size_t elem, size_t cap)
-{
-    gort_chan *c = gort_chan_make(elem, cap);
-    ASSERT(c != NULL);
-    return c;
-}
+#define mkchan test_chan_make
 
 #define expect_child(fn, arg, code, needle, forbidden) \
     ((void)test_expect_child(fn, arg, code, needle, forbidden, 30))
@@ -1604,8 +1596,11 @@ static void th_producers_main(void *arg)
         gort_waitgroup_add(&x.wg, 3);
         for (int i = 0; i < 3; i++)
             go_or_die(g_consumer, &x);
+        /* pthread_join blocks in a futex, which sysmon never rescues:
+         * wrapped, it hands our P (and the goroutines queued on it) to
+         * another thread while it waits. */
         for (int i = 0; i < TH_THREADS; i++)
-            ASSERT_EQ(pthread_join(t[i], NULL), 0);
+            ASSERT_EQ(GORT_BLOCKING(pthread_join(t[i], NULL)), 0);
         gort_chan_close(x.c);
         gort_waitgroup_wait(&x.wg);
         ASSERT_EQ(x.count, (int64_t)TH_THREADS * TH_N);
@@ -1663,8 +1658,11 @@ static void th_consumers_main(void *arg)
             go_or_die(g_producer, &x);
         gort_waitgroup_wait(&x.wg);
         gort_chan_close(x.c);
+        /* pthread_join blocks in a futex, which sysmon never rescues:
+         * wrapped, it hands our P (and the goroutines queued on it) to
+         * another thread while it waits. */
         for (int i = 0; i < TH_THREADS; i++)
-            ASSERT_EQ(pthread_join(t[i], NULL), 0);
+            ASSERT_EQ(GORT_BLOCKING(pthread_join(t[i], NULL)), 0);
         ASSERT_EQ(x.count, 3 * (int64_t)TH_N);
         ASSERT_EQ(x.sum, 3 * (int64_t)TH_N * (TH_N + 1) / 2);
         gort_chan_free(x.c);

@@ -27,10 +27,7 @@ static void run_procs(int n, void (*main_fn)(void *), void *arg)
     ASSERT_EQ(gort_run(main_fn, arg), 0);
 }
 
-static void go_or_die(void (*fn)(void *), void *arg)
-{
-    ASSERT_GT(gort_go(fn, arg), 0);
-}
+#define go_or_die test_go
 
 /* Atomic views of public fields, for tests that wait on internal state. */
 static int32_t load_i32(int32_t *p)

@@ -52,17 +52,9 @@ static int64_t now(void)
     return gort_nanotime();
 }
 
-static void go_or_die(void (*fn)(void *), void *arg)
-{
-    ASSERT_GT(gort_go(fn, arg), 0);
-}
+#define go_or_die test_go
 
-static gort_chan *mkchan(size_t elem, size_t cap)
-{
-    gort_chan *c = gort_chan_make(elem, cap);
-    ASSERT(c != NULL);
-    return c;
-}
+#define mkchan test_chan_make
 
 static gort_timer *mktimer(int64_t d)
 {
