@@ -50,7 +50,7 @@ TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all lib examples tests test demo bench install clean check-exports
+.PHONY: all lib examples tests test demo bench install clean check-exports check-helpers
 
 all: lib examples tests
 
@@ -95,8 +95,17 @@ $(TEST_BIN): $(TEST_SRCS) tests/test-list.h tests/task.h $(LIB_A) | $(BUILD)/tes
 	$(CC) $(CFLAGS_APP) -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS)
 
 # The whole suite: each test in its own child with a timeout.
-test: $(TEST_BIN) check-exports
+test: $(TEST_BIN) check-exports check-helpers
 	./$(TEST_BIN)
+
+# gort must call no compiler-runtime helper (libgcc's outline atomics,
+# 128-bit arithmetic, ...): such code is linked into the program's text,
+# where the preemption handler takes it for the program's own code and
+# could stop gort inside it, a runtime lock held (src/preempt.c).
+check-helpers: $(LIB_A)
+	@bad=$$(nm -u $(LIB_A) | awk '{print $$2}' | grep -E '^__(aarch64_|[a-z]+[dt]i[0-9]$$|[a-z]+[sdt]f[0-9]$$|clear_cache)' | sort -u || true); \
+	if [ -n "$$bad" ]; then echo "gort calls compiler helpers: $$bad"; exit 1; fi; \
+	echo "helpers: none"
 
 # Only gort_ symbols may leave the shared library.
 check-exports: $(LIB_SO)

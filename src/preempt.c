@@ -11,7 +11,8 @@
  * Asynchronous (Go 1.14).  sysmon also sends SIGURG to the goroutine's M
  * (tgkill; one signal in flight per M, m.signalpending).  The handler runs
  * on the M's signal stack and never switches stacks itself.  At a safe
- * point — the interrupted PC in the program's own code (not in gort, libc,
+ * point — the interrupted PC in the program's own code (not in gort, not
+ * in the program's PLT stubs, through which gort calls libc, not in libc,
  * the vDSO, the dynamic loader or the other system libraries), a stack
  * pointer inside the goroutine's stack with room to spare — it copies the
  * kernel's signal frame (which holds every register, the vector state and
@@ -63,6 +64,7 @@
  */
 #include "runtime.h"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <link.h>
 #include <signal.h>
@@ -112,7 +114,8 @@ static bool is_system_object(const char *name)
     return false;
 }
 
-static bool saw_libc;
+static bool saw_libc, saw_main;
+static void find_plt(uintptr_t bias);
 
 static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -121,6 +124,10 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
     const char *name = info->dlpi_name ? info->dlpi_name : "";
     if (strstr(name, "libc.so"))
         saw_libc = true;
+    if (!*name && !saw_main) {
+        saw_main = true;    /* the first entry: the main executable */
+        find_plt(info->dlpi_addr);
+    }
     if (*name && is_system_object(name))
         return 0;
     for (int i = 0; i < info->dlpi_phnum && nuser_text < MAX_RANGES; i++) {
@@ -134,6 +141,54 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+/* The main executable's PLT stubs: gort, linked into the program, calls
+ * libc through them, so a PC there may be gort's call in flight (qemu-
+ * user delivers signals at block boundaries, often right at a stub). */
+#define MAX_PLT 8
+static struct {
+    uintptr_t lo, hi;
+} plt[MAX_PLT];
+static int nplt;
+
+static void find_plt(uintptr_t bias)
+{
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ElfW(Ehdr) eh;
+    ElfW(Shdr) *sh = NULL;
+    char *names = NULL;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_shentsize != sizeof(ElfW(Shdr)) || eh.e_shnum == 0 ||
+        eh.e_shstrndx >= eh.e_shnum)
+        goto out;
+    size_t shlen = (size_t)eh.e_shnum * sizeof *sh;
+    sh = malloc(shlen);
+    if (!sh || pread(fd, sh, shlen, (off_t)eh.e_shoff) != (ssize_t)shlen)
+        goto out;
+    ElfW(Shdr) *ns = &sh[eh.e_shstrndx];
+    names = malloc(ns->sh_size + 1);
+    if (!names ||
+        pread(fd, names, ns->sh_size, (off_t)ns->sh_offset) != (ssize_t)ns->sh_size)
+        goto out;
+    names[ns->sh_size] = '\0';
+    for (int i = 0; i < eh.e_shnum && nplt < MAX_PLT; i++) {
+        if (sh[i].sh_name >= ns->sh_size || !(sh[i].sh_flags & SHF_EXECINSTR))
+            continue;
+        const char *n = names + sh[i].sh_name;
+        if (strncmp(n, ".plt", 4) == 0 || strncmp(n, ".iplt", 5) == 0) {
+            plt[nplt].lo = bias + sh[i].sh_addr;
+            plt[nplt].hi = bias + sh[i].sh_addr + sh[i].sh_size;
+            nplt++;
+        }
+    }
+out:
+    free(names);
+    free(sh);
+    close(fd);
+}
+
 static bool pc_is_gort(uintptr_t pc)
 {
     return __start_gort_text && pc >= (uintptr_t)__start_gort_text &&
@@ -144,6 +199,9 @@ static bool pc_is_user(uintptr_t pc)
 {
     if (pc_is_gort(pc))
         return false;
+    for (int i = 0; i < nplt; i++)
+        if (pc >= plt[i].lo && pc < plt[i].hi)
+            return false;
     for (int i = 0; i < nuser_text; i++)
         if (pc >= user_text[i].lo && pc < user_text[i].hi)
             return true;
@@ -433,24 +491,6 @@ static void redirect(ucontext_t *uc, void (*fn)(void *))
 #endif
 }
 
-/* Where a leaf function interrupted at its first instructions returns
- * to: a helper gort calls that lives outside gort's code (a compiler
- * runtime routine, e.g. aarch64's outline atomics in libgcc, linked into
- * the program) runs on behalf of gort, maybe holding a runtime lock.  On
- * aarch64 the link register; on x86_64 the word at the stack pointer (a
- * stale word that happens to point into gort only delays preemption). */
-static uintptr_t caller_of_leaf(ucontext_t *uc)
-{
-#if defined(__x86_64__)
-    return *(const uintptr_t *)CTX_SP(uc);
-#elif defined(__aarch64__)
-    return (uintptr_t)uc->uc_mcontext.regs[30];
-#else
-    (void)uc;
-    return 0;
-#endif
-}
-
 static ucontext_t *frame_uc(void *frame)
 {
     return (ucontext_t *)((char *)frame + FRAME_HEAD);
@@ -615,7 +655,7 @@ void gort__sigurg(int sig, void *info_, void *ctx)
         goto out;
     uintptr_t pc = CTX_PC(uc), sp = CTX_SP(uc);
     if (sp < gp->stack.lo + PREEMPT_ROOM || sp > gp->stack.hi ||
-        !pc_is_user(pc) || pc_is_gort(caller_of_leaf(uc)))
+        !pc_is_user(pc))
         goto out;   /* not a safe point: sysmon asks again */
     redirect(uc, gort__asyncpreempt2);
 out:
