@@ -137,7 +137,9 @@ typedef struct gort__rtimer {
     void *arg;
     _Atomic uintptr_t seq;      /* bumped by stop/reset: stale deliveries */
     _Atomic(struct p *) pp;     /* heap it is in, NULL if none */
-    int32_t idx;                /* its index in that heap */
+    int32_t idx;                /* its index in that heap, or -1 */
+    bool infifo;                /* in that P's FIFO instead, at fpos */
+    uint32_t fpos;
     _Atomic int32_t running;    /* callbacks in flight */
     _Atomic uintptr_t firedseq; /* seq + 1 of the last arming that fired */
 } gort__rtimer;
@@ -357,6 +359,11 @@ typedef struct p {
     struct gort__timerwhen *timers; /* {when, timer}: sifting reads only
                                        this array, never the timers */
     int32_t ntimers, captimers;
+    /* Timers armed in order of when (every sleep of the same length) go
+     * to a FIFO ring instead: O(1) in, O(1) out, sequential memory.  A
+     * stopped one leaves a hole (t == NULL), skipped at the head. */
+    struct gort__timerwhen *fifo;
+    uint32_t fhead, ftail, fcap;    /* positions count up; slot = & (fcap-1) */
     _Atomic int64_t timer0when;
 
     /* sysmon's view (sysmon.c only). */
