@@ -649,6 +649,7 @@ GORT_INTERNAL _Noreturn void gort__panicmsg(const char *msg);
 GORT_INTERNAL _Noreturn void gort__exit2(void);
 GORT_INTERNAL bool gort__dying(void);
 GORT_INTERNAL void gort__print_backtrace(int fd, int skip);
+GORT_INTERNAL void gort__schedtrace(bool detailed);
 GORT_INTERNAL void gort__write_str(int fd, const char *s);
 
 /* env.c */

@@ -134,6 +134,7 @@ static void *sysmon(void *unused)
     gort__preempt_calibrate();
     int64_t delay = 20, idle = 0;    /* us */
     bool running = false;
+    int64_t lasttrace = 0;
     for (;;) {
         if (idle == 0)
             delay = 20;
@@ -143,12 +144,22 @@ static void *sysmon(void *unused)
             delay = 10 * 1000;
         sysmon_sleep((running && delay > 1000 ? 1000 : delay) * 1000);
         int64_t now = gort_nanotime();
-        if (all_idle()) {
+        if (gort__debug.schedtrace > 0 &&
+            lasttrace + gort__debug.schedtrace * GORT_MS <= now) {
+            lasttrace = now;
+            gort__schedtrace(gort__debug.scheddetail > 0);
+        }
+        if (all_idle() && gort__debug.schedtrace <= 0) {
             /* Deep sleep until work returns (startm wakes us) or the next
              * timer is due. */
             atomic_store(&sched.sysmonwait, 1);
             atomic_thread_fence(memory_order_seq_cst);
-            if (all_idle()) {
+            if (gort__debug.schedtrace > 0 &&
+            lasttrace + gort__debug.schedtrace * GORT_MS <= now) {
+            lasttrace = now;
+            gort__schedtrace(gort__debug.scheddetail > 0);
+        }
+        if (all_idle() && gort__debug.schedtrace <= 0) {
                 int64_t next = gort__timesleepuntil();
                 int64_t ns = 60 * GORT_SEC;
                 if (next && next - now < ns)
