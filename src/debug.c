@@ -182,8 +182,10 @@ void gort__schedtrace(bool detailed)
          atomic_load(&sched.npidle), (long long)threads,
          atomic_load(&sched.nmspinning), nmidle, (long long)runq);
     if (detailed)
-        lput(&l, " gcwaiting=0 nmidlelocked=%d stopwait=0 sysmonwait=%d\n",
-             nmidlelocked, atomic_load(&sched.sysmonwait) ? 1 : 0);
+        lput(&l, " gcwaiting=0 nmidlelocked=%d stopwait=0 sysmonwait=%d"
+                 " unstranded=%lld\n",
+             nmidlelocked, atomic_load(&sched.sysmonwait) ? 1 : 0,
+             (long long)atomic_load(&gort__nunstranded));
     for (int32_t i = 0; i < procs && i < sched.nallp; i++) {
         struct p *pp = sched.allp[i];
         uint32_t h = atomic_load(&pp->runqhead), t = atomic_load(&pp->runqtail);

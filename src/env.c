@@ -7,6 +7,8 @@
  *   GORTDEBUG=k=v,... runtime knobs (unknown keys are ignored, as Go does):
  *       stackguard=madvise|mprotect|canary   force a stack guard mode
  *       asyncpreemptoff=1   no signal-based preemption (cooperative only)
+ *       schedtrace=MS       sysmon prints Go's SCHED line every MS ms
+ *       scheddetail=1       ... with Go's P, M and G lines
  *
  * A malformed value is reported once on stderr and ignored, never fatal:
  * the program runs with the default.

@@ -523,6 +523,7 @@ GORT_INTERNAL bool gort__acquire_idlep(struct m *mp, struct p *prefer);
 GORT_INTERNAL void gort__sysmon_start(void);
 GORT_INTERNAL void gort__sysmon_wake(void);
 GORT_INTERNAL void gort__sysmon_forked(void);
+GORT_INTERNAL extern _Atomic int64_t gort__nunstranded; /* safety-net wakes */
 GORT_INTERNAL int gort__mcount(void);
 
 GORT_INTERNAL void gort__runqput(struct p *pp, struct g *gp, bool next);

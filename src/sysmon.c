@@ -21,7 +21,9 @@
  *       _Psyscall: retake the P (CAS to _Pidle, handoffp) once the call
  *         has lasted a round, unless it has no work and other Ps are idle
  *         or spinning and the call is younger than 10 ms;
- *   - the preemption hint is lowered once no running goroutine is marked.
+ *   - the preemption hint is lowered once no running goroutine is marked;
+ *   - a safety net (unstrand): work in the global queue with a P idle and
+ *     nobody spinning for 1 ms gets an M started.
  *
  * Reads of other Ps' fields are racy by design (as in Go): a stale view
  * costs at most a spurious preemption request, which the goroutine ignores
@@ -39,6 +41,7 @@
 #define LATE_TIMER_NS (500 * GORT_US)
 
 static _Atomic bool sysmon_started;
+_Atomic int64_t gort__nunstranded;
 
 static uint32_t load_u32(const uint32_t *p)
 {
@@ -122,7 +125,29 @@ void gort__sysmon_wake(void)
 static bool all_idle(void)
 {
     return !sched.started || atomic_load(&sched.exiting) ||
-           atomic_load(&sched.npidle) >= atomic_load(&sched.gomaxprocs);
+           (atomic_load(&sched.npidle) >= atomic_load(&sched.gomaxprocs) &&
+            atomic_load(&sched.runqsize) == 0);
+}
+
+/* A safety net: runnable goroutines in the global queue, an idle P and
+ * nobody spinning, for a whole millisecond, means a wake-up was lost
+ * somewhere; start an M.  (Seen only under qemu-user, whose emulation of
+ * aarch64's acquire/release ordering on an x86 host left goroutines
+ * readied by plain threads stranded with every M asleep.) */
+static void unstrand(int64_t now, int64_t *since)
+{
+    if (atomic_load(&sched.runqsize) > 0 && atomic_load(&sched.npidle) > 0 &&
+        atomic_load(&sched.nmspinning) == 0 && !atomic_load(&sched.exiting)) {
+        if (*since == 0) {
+            *since = now;
+        } else if (now - *since >= GORT_MS) {
+            *since = 0;
+            atomic_fetch_add(&gort__nunstranded, 1);
+            gort__wakep();
+        }
+    } else {
+        *since = 0;
+    }
 }
 
 static void *sysmon(void *unused)
@@ -134,7 +159,7 @@ static void *sysmon(void *unused)
     gort__preempt_calibrate();
     int64_t delay = 20, idle = 0;    /* us */
     bool running = false;
-    int64_t lasttrace = 0;
+    int64_t lasttrace = 0, stranded = 0;
     for (;;) {
         if (idle == 0)
             delay = 20;
@@ -170,6 +195,7 @@ static void *sysmon(void *unused)
             idle = 0;
             continue;
         }
+        unstrand(now, &stranded);
         int64_t next = gort__timesleepuntil();
         if (next && next + LATE_TIMER_NS < now && atomic_load(&sched.npidle) > 0 &&
             !atomic_load(&sched.pollsleeping))
