@@ -463,6 +463,12 @@ static void rwx_reader(void *arg)
         int64_t d = c->data;
         if (i % 16 == 0)
             gort_yield();
+        /* Now and then hold the read lock while parked, so that readers
+         * queued on this P surely join us (a yield returns at once when
+         * nobody else is queued here, and readers on other Ps may never
+         * overlap in time on a slow emulator). */
+        if (i % 64 == 1)
+            gort_sleep(20 * GORT_US);
         /* No writer may change data while we hold the read lock. */
         if (c->data != d || atomic_load(&c->writers) != 0)
             atomic_fetch_add(&c->violations, 1);
