@@ -198,6 +198,70 @@ static void deadlocked_main(void *arg)
     gort_waitgroup_wait(&wg);   /* nobody will ever call done */
 }
 
+/* 8. Time: sleeps, a ticker, a select timeout, and preemption. */
+static _Atomic int hog_stop;
+
+static void hog(void *arg)      /* a loop with no calls at all */
+{
+    (void)arg;
+    volatile uint64_t x = 0;
+    while (!atomic_load_explicit(&hog_stop, memory_order_relaxed))
+        x++;
+}
+
+static gort_waitgroup sleep_wg;
+
+static void sleeper(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10; i++)
+        gort_sleep(10 * GORT_MS);
+    gort_waitgroup_done(&sleep_wg);
+}
+
+static void time_demo(void)
+{
+    int64_t t0 = gort_nanotime();
+    gort_waitgroup_add(&sleep_wg, 10000);
+    for (int i = 0; i < 10000; i++)
+        gort_go(sleeper, NULL);
+    gort_waitgroup_wait(&sleep_wg);
+    printf("10000 goroutines slept 10 x 10 ms each in %.0f ms (no thread "
+           "blocked)\n", (double)(gort_nanotime() - t0) / 1e6);
+
+    gort_timer *tk = gort_ticker_new(20 * GORT_MS);
+    int ticks = 0, timeouts = 0;
+    while (timeouts == 0) {
+        gort_case cases[2] = {
+            {gort_timer_chan(tk), GORT_RECV, NULL, false},
+            {gort_after(70 * GORT_MS), GORT_RECV, NULL, false},
+        };
+        /* the timeout is re-armed every round; it fires once ticks stop */
+        if (ticks == 3)
+            gort_timer_stop(tk);
+        if (gort_select(cases, 2, 0) == 0)
+            ticks++;
+        else
+            timeouts++;
+    }
+    printf("ticker: %d ticks, then the 70 ms gort_after timeout fired\n", ticks);
+    gort_timer_free(tk);
+
+    int prev = gort_maxprocs(1);
+    gort_go(hog, NULL);
+    t0 = gort_nanotime();
+    gort_sleep(GORT_MS);
+    printf("on 1 P beside a call-free loop, a 1 ms sleep took %.1f ms: sysmon"
+           " preempted the loop by signal after its 10 ms slice\n",
+           (double)(gort_nanotime() - t0) / 1e6);
+    atomic_store(&hog_stop, 1);
+    t0 = gort_nanotime();
+    int r = GORT_BLOCKING(usleep(50000));
+    printf("GORT_BLOCKING(usleep(50 ms)) = %d: its P ran other goroutines "
+           "meanwhile (%.0f ms)\n", r, (double)(gort_nanotime() - t0) / 1e6);
+    gort_maxprocs(prev);
+}
+
 static void tour(void *arg)
 {
     (void)arg;
@@ -258,6 +322,9 @@ static void tour(void *arg)
     section("7. channels and select");
     sieve_demo();
 
+    section("8. time, sysmon and preemption");
+    time_demo();
+
     printf("\ngoroutines left: %lld (the sieve's goroutines are still parked;"
            " returning from main abandons them, as in Go)\n",
            (long long)gort_num_goroutine());
@@ -271,7 +338,7 @@ int main(void)
         return 1;
     }
 
-    section("8. deadlock detection (in a child process)");
+    section("9. deadlock detection (in a child process)");
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
