@@ -198,7 +198,7 @@ arch-smoke: arch-smoke-native arch-smoke-aarch64
 endif
 
 test-aarch64:
-	$(AARCH64_MAKE) tests examples
+	$(AARCH64_MAKE) tests examples check-helpers
 	GORT_TEST_SKIP="$(AARCH64_TEST_SKIP)" \
 	GORT_TEST_TIMEOUT_SCALE=$(AARCH64_TIMEOUT_SCALE) $(AARCH64_QEMU) \
 	    $(AARCH64_BUILD)/tests/run-tests
