@@ -2240,3 +2240,42 @@ TEST_IMPL(sysmon_schedtrace)
     ASSERT_GE(last_ms, 100);
     return 0;
 }
+
+/* A timer never waits behind a busy P: on 2 Ps, main arms a 1 ms sleep on
+ * its P and the hog it just spawned takes that P over; the idle P's M,
+ * asleep until the earliest timer of all Ps, runs it when due (or a steal
+ * round does, or sysmon starts an M for a late one), so main wakes long
+ * before the hog's 10 ms slice ends and it is preempted. */
+static _Atomic int ts2_stop;
+
+static void ts2_hog(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&ts2_stop, memory_order_relaxed))
+        ;
+}
+
+static void ts2_main(void *arg)
+{
+    (void)arg;
+    int fast = 0;
+    for (int r = 0; r < 5; r++) {
+        atomic_store(&ts2_stop, 0);
+        go_or_die(ts2_hog, NULL);
+        int64_t t0 = now();
+        gort_sleep(GORT_MS);
+        int64_t dt = now() - t0;
+        printf("round %d: 1 ms sleep took %.2f ms\n", r, (double)dt / 1e6);
+        if (dt < 6 * GORT_MS)
+            fast++;
+        atomic_store(&ts2_stop, 1);
+        wait_num_goroutine(1);
+    }
+    ASSERT_GE(fast, 3);
+}
+
+TEST_IMPL(timer_not_behind_busy_p_2p)
+{
+    start(2, ts2_main, NULL);
+    return 0;
+}
