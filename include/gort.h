@@ -313,9 +313,11 @@ GORT_EXPORT gort_chan *gort_after(int64_t d);
  * another thread at once, so other goroutines go on running; gort_syscall_
  * exit takes a P back (the old one when free, else an idle one, else the
  * goroutine waits in the global queue).  errno is preserved by both.  On
- * a plain thread, or outside a pair, they do nothing.  Inside the pair do
- * not call into gort (the goroutine has no P): channel operations, gort_go
- * and the like there are a fatal error.
+ * a plain thread, or outside a pair, they do nothing.  Inside the pair the
+ * goroutine has no P: a gort call that would park it there (a channel
+ * operation that waits, gort_sleep, a contended gort_mutex) is the fatal
+ * error "goroutine blocked in gort while inside gort_syscall_enter/
+ * gort_syscall_exit".
  *
  * Unwrapped calls are rescued too, later: sysmon notices a thread that has
  * been blocked in the kernel (not in a futex or memory call) for about a

@@ -1148,6 +1148,11 @@ void gort__gswitch(int act)
     struct p *pp = mp->p;
     struct g *next = NULL;
     bool inherit = false;
+    if (unlikely(pp == NULL))
+        gort__fatal(mp->insyscall
+                        ? "goroutine blocked in gort while inside "
+                          "gort_syscall_enter/gort_syscall_exit"
+                        : "gswitch without a P");
     /* Overflow check for stacks without a guard page: the canary, and
      * where the stack pointer is now (a frame may skip the canary). */
     if (unlikely((uintptr_t)__builtin_frame_address(0) < gp->stack.lo + 512))

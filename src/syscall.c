@@ -20,8 +20,8 @@
  * was interrupted in may hold thread-local addresses), waits with its M
  * until some M dequeues it and hands this M its P (startlockedm).
  *
- * While in a system call the goroutine has no P: gort calls that need one
- * (channels, gort_go, sleep) must not be made inside the pair.
+ * While in a system call the goroutine has no P: a gort call that would
+ * park it inside the pair dies with a fatal error (gort__gswitch checks).
  *
  * Thread count: every goroutine blocked in a system call holds an M, so
  * Ms grow with blocked calls, up to sched.maxmcount (Go's 10000;

@@ -2279,3 +2279,27 @@ TEST_IMPL(timer_not_behind_busy_p_2p)
     start(2, ts2_main, NULL);
     return 0;
 }
+
+/* Blocking in gort inside a syscall pair is the documented fatal error,
+ * not a crash. */
+static void sc_misuse_main(void *arg)
+{
+    (void)arg;
+    gort_syscall_enter();
+    gort_sleep(GORT_MS);
+    gort_syscall_exit();
+}
+
+static void sc_misuse_child(void *arg)
+{
+    (void)arg;
+    start(1, sc_misuse_main, NULL);
+}
+
+TEST_IMPL(syscall_misuse_fatal)
+{
+    expect_child(sc_misuse_child, NULL, 2,
+                 "fatal error: goroutine blocked in gort while inside "
+                 "gort_syscall_enter/gort_syscall_exit", NULL, 30);
+    return 0;
+}
