@@ -247,7 +247,7 @@ static bool rescue_calibrated(void);
  * cooperative path always; signalled only if its thread is not asleep in
  * a system call (a signal there is no safe point and would only make the
  * call fail with EINTR): such a thread is rescued instead, if it can be. */
-void gort__preemptone(struct p *pp)
+void gort__preemptone(struct p *pp, int64_t now)
 {
     struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
     if (!mp)
@@ -259,9 +259,16 @@ void gort__preemptone(struct p *pp)
     gort__preempt_pending = 1;
     if (!async_ok)
         return;
+    /* A thread found computing is signalled without another look for
+     * 10 ms (one /proc read per slice, not per sysmon round). */
+    if (pp->sm_runwhen != 0 && now - pp->sm_runwhen < 10 * GORT_MS) {
+        signal_m(mp, PREEMPT_YIELD);
+        return;
+    }
     long nr;
     uintptr_t args[6];
     if (read_syscall(mp->procid, &nr, args) == 1) {
+        pp->sm_runwhen = 0;
         if (rescuable(nr) && rescue_calibrated() &&
             !atomic_load(&mp->signalpending)) {
             mp->rescue_nr = nr;
@@ -270,6 +277,7 @@ void gort__preemptone(struct p *pp)
         }
         return;
     }
+    pp->sm_runwhen = now;
     signal_m(mp, PREEMPT_YIELD);
 }
 

@@ -370,6 +370,7 @@ typedef struct p {
     uint32_t timercheck;        /* direct switches since a timer look */
     uint32_t sm_schedtick, sm_syscalltick;
     int64_t sm_schedwhen, sm_syscallwhen, sm_probewhen;
+    int64_t sm_runwhen;         /* last probe found its thread running */
 } p_t;
 
 /* The global run queue: a FIFO of batches.  A batch is a chain of Gs
@@ -669,7 +670,7 @@ GORT_INTERNAL void gort__parse_env(void);
 enum { PREEMPT_YIELD = 1, PREEMPT_RESCUE = 2 };
 GORT_INTERNAL void gort__preempt_init(void);
 GORT_INTERNAL void gort__preempt_calibrate(void);
-GORT_INTERNAL void gort__preemptone(struct p *pp);
+GORT_INTERNAL void gort__preemptone(struct p *pp, int64_t now);
 GORT_INTERNAL void gort__rescue_probe(struct p *pp, int64_t now);
 GORT_INTERNAL void gort__preempt_clear(struct g *gp);
 GORT_INTERNAL void gort__sigurg(int sig, void *info, void *ctx);

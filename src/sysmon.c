@@ -66,8 +66,9 @@ static int retake(int64_t now, bool *running)
                 pp->sm_schedtick = t;
                 pp->sm_schedwhen = now;
                 pp->sm_probewhen = now;
+                pp->sm_runwhen = 0;
             } else if (pp->sm_schedwhen + FORCE_PREEMPT_NS <= now) {
-                gort__preemptone(pp);
+                gort__preemptone(pp, now);
                 sysretake = true;
             } else if (st == _Prunning &&
                        pp->sm_probewhen + RESCUE_AFTER_NS <= now) {
