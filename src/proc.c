@@ -1279,8 +1279,9 @@ void gort__gopark(bool (*unlockf)(struct g *, void *), void *lock, int reason)
     struct g *gp = mp->curg;
     gp->waitreason = (uint8_t)reason;
     /* No clock read here (a park costs ~100 ns; a clock read ~7 of them
-     * on VMs): wait times for dumps will come from a clock sysmon keeps. */
-    gp->waitsince = 0;
+     * on VMs): wait times for dumps will come from a clock sysmon keeps.
+     * (waitsince stays 0, "not recorded", and is not written: it lives on
+     * a cold line of the G.) */
     mp->waitunlockf = unlockf;
     mp->waitlock = lock;
     gort__gswitch(ACT_PARK);

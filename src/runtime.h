@@ -137,12 +137,13 @@ typedef struct gort__rtimer {
     void *arg;
     _Atomic uintptr_t seq;      /* bumped by stop/reset: stale deliveries */
     _Atomic(struct p *) pp;     /* heap it is in, NULL if none */
+    _Atomic uint32_t firedseq;  /* (seq + 1) of the last arming that fired,
+                                   truncated */
     int32_t idx;                /* its index in that heap, or -1 */
-    bool infifo;                /* in that P's FIFO instead, at fpos */
-    uint32_t fpos;
-    _Atomic int32_t running;    /* callbacks in flight */
-    _Atomic uintptr_t firedseq; /* seq + 1 of the last arming that fired */
-} gort__rtimer;
+    uint32_t fpos;              /* its position in the FIFO (infifo) */
+    _Atomic uint16_t running;   /* callbacks in flight */
+    bool infifo;                /* in that P's FIFO instead of the heap */
+} gort__rtimer;                 /* 64 bytes: one cache line */
 
 struct gort__timerwhen {
     int64_t when;
@@ -213,22 +214,33 @@ struct p;
 struct sudog;
 
 typedef struct g {
-    /* Saved stack pointer while not running: the switch (switch.S) pushed
+    /* The first three cache lines hold what a switch, a park and a sleep
+     * touch (with 100,000 sleepers each line is a miss); the rest is cold.
+     * Saved stack pointer while not running: the switch (switch.S) pushed
      * the callee-saved registers below it.  Offset 0: asm relies on it. */
     void *sp;
-    gort__stack stack;          /* lo == 0: no stack yet */
     _Atomic uint32_t status;    /* _G* above */
     uint8_t waitreason;
     _Atomic bool preempt;       /* asked to yield at its next check */
     bool stack_reserved;        /* holds a stack credit, no stack yet */
+    /* Preemption (preempt.c, syscall.c): wired to its M by the runtime
+     * until it next runs (resumes where it was interrupted). */
+    bool runtimelocked;
     uint32_t nspawn;            /* goroutines created since it last switched */
     int saved_errno;            /* errno while switched out */
-    int64_t goid;
-    uint64_t gen;               /* gort_run generation it belongs to */
     struct m *m;                /* M running it, while _Grunning/_Gsyscall */
     struct m *lockedm;          /* thread it is wired to */
-    uint32_t lockedcount;       /* nesting of gort_lock_os_thread */
+    uint64_t gen;               /* gort_run generation it belongs to */
     struct g *schedlink;        /* run queue / free list link */
+    int64_t sleepwhen;          /* gort_sleep's deadline */
+    gort__stack stack;          /* lo == 0: no stack yet */
+    struct gort__tls tls;       /* scope/panic chain while switched out */
+    /* Time (time.c): the timer gort_sleep parks on. */
+    _Alignas(64) gort__rtimer sleeptimer;
+    /* Cold. */
+    int64_t goid;
+    uint32_t lockedcount;       /* nesting of gort_lock_os_thread */
+    bool rescued;               /* in a syscall sysmon rescued */
     struct g *batchnext;        /* global queue: next batch (on batch heads) */
     int32_t batchn;             /* global queue: Gs in the batch it heads */
     void (*fn)(void *);
@@ -236,16 +248,8 @@ typedef struct g {
     int64_t waitsince;          /* when it parked (0: not recorded yet) */
     void *param;                /* value passed by the waker */
     char *name;                 /* gort_attr.name copy, or NULL */
-    struct gort__tls tls;       /* scope/panic chain while switched out */
     size_t stack_size_req;      /* 0 = default pooled stack */
-    /* Time (time.c): the timer gort_sleep parks on, and gort_after's. */
-    gort__rtimer sleeptimer;
-    int64_t sleepwhen;
-    struct gort_timer *after;
-    /* Preemption (preempt.c, syscall.c): wired to its M by the runtime
-     * until it next runs (resumes where it was interrupted). */
-    bool runtimelocked;
-    bool rescued;               /* in a syscall sysmon rescued */
+    struct gort_timer *after;   /* gort_after's timer */
 } g_t;
 
 /* A goroutine (or a plain thread) waiting on an object: the node a wait

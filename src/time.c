@@ -339,7 +339,8 @@ int64_t gort__checktimers(struct p *pp, int64_t now, int *ran)
             /* Before t->pp is cleared (a release store): whoever sees it
              * out of the heap sees these too. */
             atomic_fetch_add_explicit(&t->running, 1, memory_order_relaxed);
-            atomic_store_explicit(&t->firedseq, seq + 1, memory_order_relaxed);
+            atomic_store_explicit(&t->firedseq, (uint32_t)(seq + 1),
+                                  memory_order_relaxed);
             if (t->period > 0) {
                 /* Skip the periods missed, as Go's runOneTimer does. */
                 int64_t k = 1 + (now - due) / t->period;
@@ -471,7 +472,7 @@ struct gort_timer {
     gort__mutex mu;         /* stop/reset/delivery; see the top */
     int kind;
     gort_chan *c;           /* capacity 1, int64_t; NULL for TIMER_FUNC */
-    uintptr_t handled;      /* seq + 1 of the last delivery done (mu) */
+    uint32_t handled;       /* (seq + 1) of the last delivery done (mu) */
     void (*fn)(void *);
     void *arg;
 };
@@ -485,7 +486,7 @@ static void sendtime(void *arg, uintptr_t seq, int64_t due)
     gort__lock(&t->mu);
     if (atomic_load_explicit(&t->rt.seq, memory_order_relaxed) == seq)
         (void)gort__chan_trysend_np(t->c, &due);
-    t->handled = seq + 1;
+    t->handled = (uint32_t)(seq + 1);
     gort__unlock(&t->mu);
 }
 
@@ -573,8 +574,9 @@ static bool stop_locked(gort_timer *t)
     /* Popped by a runner whose delivery has not happened yet (it waits
      * for mu, and will drop it): it never delivered. */
     if (!pending && t->kind == TIMER_CHAN &&
-        atomic_load_explicit(&t->rt.firedseq, memory_order_relaxed) == seq + 1 &&
-        t->handled != seq + 1)
+        atomic_load_explicit(&t->rt.firedseq, memory_order_relaxed) ==
+            (uint32_t)(seq + 1) &&
+        t->handled != (uint32_t)(seq + 1))
         pending = true;
     atomic_fetch_add_explicit(&t->rt.seq, 1, memory_order_relaxed);
     if (t->c && gort__chan_tryrecv_np(t->c, NULL) == 1 &&
