@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -2301,5 +2302,58 @@ TEST_IMPL(syscall_misuse_fatal)
     expect_child(sc_misuse_child, NULL, 2,
                  "fatal error: goroutine blocked in gort while inside "
                  "gort_syscall_enter/gort_syscall_exit", NULL, 30);
+    return 0;
+}
+
+/* A SIGURG handler the program installed before gort starts is chained:
+ * it gets the SIGURGs gort did not send (here a kill(2) of our own), and
+ * gort's preemption by SIGURG still works beside it. */
+static _Atomic int urg_user_calls;
+
+static void urg_user_handler(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&urg_user_calls, 1);
+}
+
+static _Atomic int urg_stop;
+
+static void urg_hog(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&urg_stop, memory_order_relaxed))
+        ;
+}
+
+static void urg_main(void *arg)
+{
+    (void)arg;
+    ASSERT_EQ(kill(getpid(), SIGURG), 0);
+    int64_t deadline = now() + 5 * GORT_SEC;
+    while (atomic_load(&urg_user_calls) == 0 && now() < deadline)
+        gort_sleep(GORT_MS);
+    ASSERT_EQ(atomic_load(&urg_user_calls), 1);
+    /* Async preemption still works (1 P: main's sleep needs the hog
+     * preempted), and its signals do not reach the user's handler. */
+    go_or_die(urg_hog, NULL);
+    gort_sleep(GORT_MS);
+    atomic_store(&urg_stop, 1);
+    ASSERT_EQ(atomic_load(&urg_user_calls), 1);
+}
+
+static void urg_child(void *arg)
+{
+    (void)arg;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = urg_user_handler;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(sigaction(SIGURG, &sa, NULL), 0);
+    start(1, urg_main, NULL);
+}
+
+TEST_IMPL(preempt_user_sigurg_chained)
+{
+    expect_child(urg_child, NULL, 0, NULL, "Assertion failed", 60);
     return 0;
 }
