@@ -243,6 +243,18 @@ static int read_syscall(pid_t tid, long *nr, uintptr_t args[6]);
 static bool rescuable(long nr);
 static bool rescue_calibrated(void);
 
+/* mp was seen asleep in system call nr(args): have it rescued, if gort
+ * never makes that call itself and the probe is to be trusted. */
+static void request_rescue(struct m *mp, long nr, const uintptr_t args[6])
+{
+    if (!rescuable(nr) || !rescue_calibrated() ||
+        atomic_load(&mp->signalpending))
+        return;
+    mp->rescue_nr = nr;
+    memcpy(mp->rescue_args, args, 6 * sizeof args[0]);
+    signal_m(mp, PREEMPT_RESCUE);
+}
+
 /* Go's preemptone: pp's goroutine has run for 10 ms.  Marked for the
  * cooperative path always; signalled only if its thread is not asleep in
  * a system call (a signal there is no safe point and would only make the
@@ -269,12 +281,7 @@ void gort__preemptone(struct p *pp, int64_t now)
     uintptr_t args[6];
     if (read_syscall(mp->procid, &nr, args) == 1) {
         pp->sm_runwhen = 0;
-        if (rescuable(nr) && rescue_calibrated() &&
-            !atomic_load(&mp->signalpending)) {
-            mp->rescue_nr = nr;
-            memcpy(mp->rescue_args, args, sizeof args);
-            signal_m(mp, PREEMPT_RESCUE);
-        }
+        request_rescue(mp, nr, args);
         return;
     }
     pp->sm_runwhen = now;
@@ -373,8 +380,7 @@ void gort__preempt_calibrate(void)
         rescue_state = -1;
         return;
     }
-    int state = -1;
-    bool foreign = false;
+    int state = -1;     /* stays so for another number (qemu-user) */
     for (int i = 0; i < 2000; i++) {
         pid_t tid = __atomic_load_n(&fds[2], __ATOMIC_ACQUIRE);
         if (tid) {
@@ -386,8 +392,6 @@ void gort__preempt_calibrate(void)
             if (r == 1) {
                 if (nr == SYS_read && (int)args[0] == fds[0])
                     state = 1;
-                else
-                    foreign = true;
                 break;
             }
         }
@@ -398,14 +402,12 @@ void gort__preempt_calibrate(void)
     close(fds[0]);
     close(fds[1]);
     rescue_state = state;
-    (void)foreign;
 }
 
 /* sysmon: pp's goroutine has not switched for a while; if its thread is
  * asleep in a system call gort would not make, rescue it. */
-void gort__rescue_probe(struct p *pp, int64_t now)
+void gort__rescue_probe(struct p *pp)
 {
-    (void)now;
     if (!async_ok || !rescue_calibrated())
         return;
     struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
@@ -416,13 +418,8 @@ void gort__rescue_probe(struct p *pp, int64_t now)
         return;
     long nr;
     uintptr_t args[6];
-    if (read_syscall(mp->procid, &nr, args) != 1 || !rescuable(nr))
-        return;
-    if (atomic_load(&mp->signalpending))
-        return;
-    mp->rescue_nr = nr;
-    memcpy(mp->rescue_args, args, sizeof args);
-    signal_m(mp, PREEMPT_RESCUE);
+    if (read_syscall(mp->procid, &nr, args) == 1)
+        request_rescue(mp, nr, args);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -504,28 +501,13 @@ static ucontext_t *frame_uc(void *frame)
     return (ucontext_t *)((char *)frame + FRAME_HEAD);
 }
 
-/* Wires gp to mp until it runs again (a goroutine interrupted anywhere
- * must resume on the thread it was interrupted on). */
-static bool wire(struct m *mp, struct g *gp)
+/* A preempted goroutine yields to the global queue, behind the others
+ * (Go's gopreempt_m); dumps show it as "preempted" meanwhile. */
+static void preempt_yield(struct g *gp)
 {
-    if (gp->lockedm)
-        return false;
-    gp->lockedm = mp;
-    mp->lockedg = gp;
-    gp->runtimelocked = true;
-    return true;
-}
-
-static void unwire(struct g *gp)
-{
-    if (!gp->runtimelocked)
-        return;
-    gp->runtimelocked = false;
-    if (gp->lockedcount == 0) {
-        struct m *mp = gort__getm();
-        gp->lockedm = NULL;
-        mp->lockedg = NULL;
-    }
+    gp->waitreason = waitReasonPreempted;
+    gort__gswitch(ACT_YIELD_GLOBAL);
+    gp->waitreason = waitReasonZero;
 }
 
 /* Called by gort__sigtramp on the goroutine's stack. */
@@ -535,12 +517,10 @@ void gort__asyncpreempt2(void *frame)
     (void)frame;
     struct m *mp = gort__getm();
     struct g *gp = mp->curg;
-    bool wired = wire(mp, gp);
-    gp->waitreason = waitReasonPreempted;
-    gort__gswitch(ACT_YIELD_GLOBAL);
-    gp->waitreason = waitReasonZero;
+    bool wired = gort__wire(mp, gp);
+    preempt_yield(gp);
     if (wired)
-        unwire(gp);
+        gort__unwire(gp);
 }
 
 /* The cooperative slow path (gort_preempt_point and gort calls). */
@@ -550,11 +530,8 @@ void gort__preempt_slow(void)
     if (!mp || !mp->curg || !mp->p || mp->insyscall)
         return;
     struct g *gp = mp->curg;
-    if (!atomic_load_explicit(&gp->preempt, memory_order_relaxed))
-        return;
-    gp->waitreason = waitReasonPreempted;
-    gort__gswitch(ACT_YIELD_GLOBAL);
-    gp->waitreason = waitReasonZero;
+    if (atomic_load_explicit(&gp->preempt, memory_order_relaxed))
+        preempt_yield(gp);
 }
 
 /* Leaves a rescued system call (syscall.c). */
@@ -670,7 +647,3 @@ out:
     errno = saved;
 }
 
-void gort__preempt_clear(struct g *gp)
-{
-    atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
-}

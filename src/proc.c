@@ -691,14 +691,6 @@ void gort__startm_any(void)
     startm(NULL, false);
 }
 
-int gort__mcount(void)
-{
-    gort__lock(&sched.lock);
-    int n = (int)(sched.mnext - sched.nmfreed);
-    gort__unlock(&sched.lock);
-    return n;
-}
-
 int gort_set_max_threads(int n)
 {
     if (n < 1) {
@@ -737,7 +729,6 @@ bool gort__acquire_idlep(struct m *mp, struct p *prefer)
 }
 
 /* A P for a timer armed by a thread without one (before gort_run too). */
-GORT_INTERNAL struct p *gort__anyp(void);
 static struct p *allocp(int32_t id);
 struct p *gort__anyp(void)
 {
@@ -1130,15 +1121,32 @@ void gort__afterswitch(struct m *mp)
     case ACT_EXIT:
         gort__goexit0(gp);
         break;
-    case ACT_SYSCALL_QUEUE:
-        /* Back from a system call with no P to be had (syscall.c). */
-        atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
-        gort__globrunqput(gp);
-        gort__wakep();
-        break;
     default:
         gort__throw("afterswitch: bad act");
     }
+}
+
+/* The switch itself: gp leaves (to next, or to g0 when next is NULL)
+ * asking for act, and this returns when gp runs again. */
+static void switch_out(struct m *mp, struct g *gp, struct g *next,
+                       bool inherit, int act)
+{
+    mp->act = act;
+    mp->actg = gp;
+    gp->nspawn = 0;
+    gp->saved_errno = errno;
+    gp->tls = *gort__tlsp();    /* scope and panic chains go with gp */
+    if (next) {
+        startg(mp, mp->p, next, inherit);
+        gort__swapctx(&gp->sp, next->sp);
+    } else {
+        mp->curg = NULL;
+        gort__swapctx(&gp->sp, mp->g0sp);
+    }
+    /* Running again, possibly on another M. */
+    gort__afterswitch(gort__getm());
+    *gort__tlsp() = gp->tls;
+    errno = gp->saved_errno;
 }
 
 void gort__gswitch(int act)
@@ -1186,22 +1194,7 @@ void gort__gswitch(int act)
             likely(normal))
             return;     /* nobody else wants this P: keep running */
     }
-    mp->act = act;
-    mp->actg = gp;
-    gp->nspawn = 0;
-    gp->saved_errno = errno;
-    gp->tls = *gort__tlsp();    /* scope and panic chains go with gp */
-    if (next) {
-        startg(mp, pp, next, inherit);
-        gort__swapctx(&gp->sp, next->sp);
-    } else {
-        mp->curg = NULL;
-        gort__swapctx(&gp->sp, mp->g0sp);
-    }
-    /* Running again, possibly on another M. */
-    gort__afterswitch(gort__getm());
-    *gort__tlsp() = gp->tls;
-    errno = gp->saved_errno;
+    switch_out(mp, gp, next, inherit, act);
 }
 
 static void schedule_loop(struct m *mp)
@@ -1261,16 +1254,8 @@ static void schedule_loop(struct m *mp)
 
 void gort__exitsyscall_park(struct m *mp, struct g *gp)
 {
-    mp->act = ACT_SYSCALL_QUEUE;
-    mp->actg = gp;
-    gp->nspawn = 0;
-    gp->saved_errno = errno;
-    gp->tls = *gort__tlsp();
-    mp->curg = NULL;
-    gort__swapctx(&gp->sp, mp->g0sp);
-    gort__afterswitch(gort__getm());
-    *gort__tlsp() = gp->tls;
-    errno = gp->saved_errno;
+    /* g0 queues it globally (as a yield does) and, without a P, stops. */
+    switch_out(mp, gp, NULL, false, ACT_YIELD_GLOBAL);
 }
 
 void gort__gopark(bool (*unlockf)(struct g *, void *), void *lock, int reason)
@@ -1431,6 +1416,32 @@ void gort_unlock_os_thread(void)
     if (gp->lockedcount == 0)
         return;     /* as in Go: unlock without lock does nothing */
     if (--gp->lockedcount == 0) {
+        gp->lockedm = NULL;
+        mp->lockedg = NULL;
+    }
+}
+
+/* Wires gp to mp for the runtime, until gort__unwire: a goroutine
+ * interrupted anywhere (preempted by signal, or in a rescued system call)
+ * must resume on the thread it was interrupted on.  false if gp is wired
+ * already (gort_lock_os_thread): then nothing is to be undone. */
+bool gort__wire(struct m *mp, struct g *gp)
+{
+    if (gp->lockedm)
+        return false;
+    gp->lockedm = mp;
+    mp->lockedg = gp;
+    gp->runtimelocked = true;
+    return true;
+}
+
+void gort__unwire(struct g *gp)
+{
+    if (!gp->runtimelocked)
+        return;
+    gp->runtimelocked = false;
+    if (gp->lockedcount == 0) {
+        struct m *mp = gort__getm();
         gp->lockedm = NULL;
         mp->lockedg = NULL;
     }

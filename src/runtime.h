@@ -315,7 +315,6 @@ typedef struct m {
     /* The blocking call sysmon saw this M in (for a rescue). */
     long rescue_nr;
     uintptr_t rescue_args[6];
-    int64_t rescue_gen;
 } m_t;
 
 enum { _Pidle = 0, _Prunning = 1, _Psyscall = 2, _Pgcstop = 3, _Pdead = 4 };
@@ -478,8 +477,7 @@ GORT_INTERNAL _Noreturn void gort__goentry(struct g *gp);
 /* ------------------------------------------------------------------------ */
 
 /* What a goroutine switching away asks to be done with it. */
-enum { ACT_NONE = 0, ACT_PARK, ACT_YIELD, ACT_YIELD_GLOBAL, ACT_EXIT,
-       ACT_SYSCALL_QUEUE };
+enum { ACT_NONE = 0, ACT_PARK, ACT_YIELD, ACT_YIELD_GLOBAL, ACT_EXIT };
 /* Switches the current goroutine away: straight to the next G of the
  * local run queue when there is one and nothing special is going on, else
  * to g0's scheduler loop.  The act is carried out on the goroutine after
@@ -529,7 +527,10 @@ GORT_INTERNAL void gort__sysmon_start(void);
 GORT_INTERNAL void gort__sysmon_wake(void);
 GORT_INTERNAL void gort__sysmon_forked(void);
 GORT_INTERNAL extern _Atomic int64_t gort__nunstranded; /* safety-net wakes */
-GORT_INTERNAL int gort__mcount(void);
+GORT_INTERNAL struct p *gort__anyp(void);
+/* The runtime's own wiring of a goroutine to its M (proc.c). */
+GORT_INTERNAL bool gort__wire(struct m *mp, struct g *gp);
+GORT_INTERNAL void gort__unwire(struct g *gp);
 
 GORT_INTERNAL void gort__runqput(struct p *pp, struct g *gp, bool next);
 GORT_INTERNAL struct g *gort__runqget(struct p *pp, bool *inherit);
@@ -675,8 +676,7 @@ enum { PREEMPT_YIELD = 1, PREEMPT_RESCUE = 2 };
 GORT_INTERNAL void gort__preempt_init(void);
 GORT_INTERNAL void gort__preempt_calibrate(void);
 GORT_INTERNAL void gort__preemptone(struct p *pp, int64_t now);
-GORT_INTERNAL void gort__rescue_probe(struct p *pp, int64_t now);
-GORT_INTERNAL void gort__preempt_clear(struct g *gp);
+GORT_INTERNAL void gort__rescue_probe(struct p *pp);
 GORT_INTERNAL void gort__sigurg(int sig, void *info, void *ctx);
 /* Cooperative check inside runtime calls. */
 static inline void gort__preempt_check(void)

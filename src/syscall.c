@@ -76,18 +76,11 @@ static void exitsyscall(struct m *mp, struct g *gp, bool stay)
     if (!exitsyscallfast(mp, oldp)) {
         /* No P: queue the goroutine and stop the M.  stay: wire it to
          * this M until it runs again. */
-        bool wired = false;
-        if (stay && !gp->lockedm) {
-            gp->lockedm = mp;
-            mp->lockedg = gp;
-            wired = true;
-        }
+        bool wired = stay && gort__wire(mp, gp);
         gort__exitsyscall_park(mp, gp);
         mp = gort__getm();
-        if (wired && gp->lockedcount == 0) {
-            gp->lockedm = NULL;
-            mp->lockedg = NULL;
-        }
+        if (wired)
+            gort__unwire(gp);
     }
     mp->p->syscalltick++;
     gp->rescued = false;

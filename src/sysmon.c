@@ -73,7 +73,7 @@ static int retake(int64_t now, bool *running)
             } else if (st == _Prunning &&
                        pp->sm_probewhen + RESCUE_AFTER_NS <= now) {
                 pp->sm_probewhen = now;
-                gort__rescue_probe(pp, now);
+                gort__rescue_probe(pp);
             }
         }
         if (st == _Prunning) {

@@ -260,8 +260,6 @@ static void heap_remove(struct p *pp, int32_t i)
 /* Runtime timers                                                           */
 /* ------------------------------------------------------------------------ */
 
-GORT_INTERNAL struct p *gort__anyp(void);
-
 void gort__timer_add(gort__rtimer *t, int64_t when)
 {
     if (when <= 0)
@@ -399,7 +397,6 @@ void gort__movetimers(struct p *from, struct p *to)
     struct p *b = a == from ? to : from;
     gort__lock(&a->timerslock);
     gort__lock(&b->timerslock);
-    int64_t earliest = top_when(from);
     while (from->ntimers > 0) {
         gort__rtimer *t = from->timers[from->ntimers - 1].t;
         from->ntimers--;
@@ -414,8 +411,8 @@ void gort__movetimers(struct p *from, struct p *to)
     publish0(to);
     gort__unlock(&b->timerslock);
     gort__unlock(&a->timerslock);
-    (void)earliest;     /* the timer sleeper already counted them: it
-                           looks at every P, dead ones too */
+    /* No wake-up: the timer sleeper already counted these timers (it
+     * looks at every P, dead ones too). */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -619,15 +616,22 @@ static void timer_quiesce(gort_timer *t)
         gort__osyield();
 }
 
-void gort_timer_free(gort_timer *t)
+/* Stops t for good and waits out a delivery in flight: after this no
+ * callback touches t. */
+static void timer_retire(gort_timer *t)
 {
-    if (!t)
-        return;
     gort__lock(&t->mu);
     (void)gort__timer_del(&t->rt);
     atomic_fetch_add_explicit(&t->rt.seq, 1, memory_order_relaxed);
     gort__unlock(&t->mu);
     timer_quiesce(t);
+}
+
+void gort_timer_free(gort_timer *t)
+{
+    if (!t)
+        return;
+    timer_retire(t);
     gort_chan_free(t->c);
     free(t);
 }
@@ -676,11 +680,7 @@ void gort__after_release(struct g *gp)
     if (!t)
         return;
     gp->after = NULL;
-    gort__lock(&t->mu);
-    (void)gort__timer_del(&t->rt);
-    atomic_fetch_add_explicit(&t->rt.seq, 1, memory_order_relaxed);
-    gort__unlock(&t->mu);
-    timer_quiesce(t);
+    timer_retire(t);
     if (atomic_load(&t->c->recvq.first) || atomic_load(&t->c->sendq.first))
         return;
     gort_chan_free(t->c);
