@@ -481,9 +481,14 @@ static void sendtime(void *arg, uintptr_t seq, int64_t due)
 {
     gort_timer *t = arg;
     gort__lock(&t->mu);
-    if (atomic_load_explicit(&t->rt.seq, memory_order_relaxed) == seq)
+    /* Only the current arming's delivery counts as handled: a late call
+     * for an older one (its timer popped long ago, the timer re-armed
+     * since) must not set handled back, or stop would take the current
+     * arming, delivered, for one still in flight. */
+    if (atomic_load_explicit(&t->rt.seq, memory_order_relaxed) == seq) {
         (void)gort__chan_trysend_np(t->c, &due);
-    t->handled = (uint32_t)(seq + 1);
+        t->handled = (uint32_t)(seq + 1);
+    }
     gort__unlock(&t->mu);
 }
 
