@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -353,6 +355,83 @@ static inline void gort_preempt_point(void)
     if (__builtin_expect(gort__preempt_pending != 0, 0))
         gort__preempt_slow();
 }
+
+/* ------------------------------------------------------------------------ */
+/* Network and file-descriptor I/O through the netpoller (docs/net.md)      */
+/* ------------------------------------------------------------------------ */
+/*
+ * A goroutine that would block on a descriptor parks; its thread runs
+ * other goroutines, and the netpoller (epoll, edge-triggered) readies it
+ * when the descriptor is ready.  On a plain thread (outside gort_run's
+ * goroutines) the calls block the thread as ordinary POSIX calls would.
+ * All calls return -1 with errno set on failure, as POSIX does:
+ *   ETIMEDOUT  a deadline (gort_set_deadline, a dial or wait timeout) passed
+ *   EBADF      the descriptor was closed by gort_close (also while waiting)
+ *   EINVAL     bad arguments (a malformed "host:port")
+ * and whatever the kernel said (ECONNREFUSED, ECONNRESET, EMFILE, ...).
+ *
+ * Descriptors made by gort_tcp_listen, gort_tcp_dial and gort_accept are
+ * non-blocking, close-on-exec and registered with the poller.  Any other
+ * descriptor may be passed too: a socket is made non-blocking and
+ * registered on first use; a pipe, FIFO or terminal already in
+ * O_NONBLOCK mode is registered; one in blocking mode is read and written
+ * through the blocking-call path (gort_syscall_enter/exit: the P goes on
+ * without it), since making it non-blocking would change it for every
+ * process sharing it; a regular file is always "ready".  A descriptor
+ * used with these calls must be closed with gort_close, which also wakes
+ * (with EBADF) every goroutine blocked on it and waits for calls in
+ * flight to leave before the number can be reused.
+ */
+
+#define GORT_READ  1    /* readable (or hung up, or in error) */
+#define GORT_WRITE 2    /* writable */
+
+/* Listens on addr, "host:port": "127.0.0.1:8080", "[::1]:0", ":8080"
+ * (every address, IPv4 and IPv6), "localhost:0" (resolved).  Port 0 picks
+ * a free port (getsockname tells which).  backlog <= 0 means SOMAXCONN.
+ * SO_REUSEADDR is set, as Go does. */
+GORT_EXPORT int gort_tcp_listen(const char *addr, int backlog);
+
+/* Connects to addr ("host:port"; names are resolved by getaddrinfo on the
+ * blocking-call path, each address tried in turn).  timeout > 0 bounds the
+ * whole dial in nanoseconds (ETIMEDOUT); <= 0 waits as long as the kernel
+ * does.  TCP_NODELAY is set, as Go does. */
+GORT_EXPORT int gort_tcp_dial(const char *addr, int64_t timeout);
+
+/* Accepts a connection (parks until one comes).  sa/len may be NULL.
+ * The new descriptor is non-blocking, close-on-exec and has TCP_NODELAY.
+ * A connection aborted before it was accepted is skipped; EMFILE/ENFILE
+ * are returned (the connection stays queued for a later call). */
+GORT_EXPORT int gort_accept(int lfd, struct sockaddr *sa, socklen_t *len);
+
+/* Reads up to n bytes: parks until some are available.  0 at end of
+ * stream. */
+GORT_EXPORT ssize_t gort_read(int fd, void *buf, size_t n);
+
+/* Writes all n bytes, parking while the descriptor is full.  Returns n;
+ * if an error or a deadline stops it after some bytes went out, that
+ * (short) count with errno saying why; -1 if none did.  Sockets are
+ * written with MSG_NOSIGNAL: a reset peer is EPIPE, never SIGPIPE. */
+GORT_EXPORT ssize_t gort_write(int fd, const void *buf, size_t n);
+
+/* Closes fd: goroutines blocked on it in gort calls wake with EBADF, and
+ * calls in flight finish before the descriptor is closed.  0, or -1 with
+ * errno (EBADF if already closed). */
+GORT_EXPORT int gort_close(int fd);
+
+/* Go's SetReadDeadline/SetWriteDeadline: calls on fd in the directions
+ * dirs (GORT_READ|GORT_WRITE) fail with ETIMEDOUT once gort_nanotime()
+ * passes abs_ns, including calls already waiting; abs_ns == 0 clears the
+ * deadline, a time in the past expires at once.  A deadline stays until
+ * it is set again. */
+GORT_EXPORT int gort_set_deadline(int fd, int64_t abs_ns, int dirs);
+
+/* Waits until fd is ready for any of events (GORT_READ|GORT_WRITE) and
+ * returns the ready ones (level-triggered: already-ready returns at once).
+ * timeout in nanoseconds: < 0 waits forever, 0 polls; when it passes,
+ * -1 with ETIMEDOUT.  For any pollable descriptor: pipes, eventfds, UDP
+ * sockets, terminals.  The descriptor's mode is not changed. */
+GORT_EXPORT int gort_wait_fd(int fd, int events, int64_t timeout);
 
 /* ------------------------------------------------------------------------ */
 /* defer / panic / recover                                                  */
