@@ -406,6 +406,30 @@ static struct g *globrunqget(int64_t max)
     return gp;
 }
 
+/* Go's injectglist for the netpoller's list (still _Gwaiting): makes
+ * them runnable; with a P, into its queue (overflow goes global) and a
+ * spinner is woken for idle Ps; without one (sysmon, the blocking
+ * poller), into the global queue with an M started per idle P. */
+static int startm(struct p *pp, bool spinning);
+void gort__injectglist(struct g *list, int n)
+{
+    if (!list)
+        return;
+    for (struct g *g1 = list; g1; g1 = g1->schedlink)
+        atomic_store_explicit(&g1->status, _Grunnable, memory_order_release);
+    struct m *mp = gort__getm();
+    if (mp && mp->p) {
+        runqputbatch(mp->p, list);
+        gort__wakep();
+        return;
+    }
+    gort__lock(&sched.lock);
+    globrunqputbatch_locked(list, n);
+    gort__unlock(&sched.lock);
+    for (int i = 0; i < n && atomic_load(&sched.npidle) > 0; i++)
+        startm(NULL, false);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Idle Ps and Ms (sched.lock)                                              */
 /* ------------------------------------------------------------------------ */
@@ -668,10 +692,12 @@ static void handoffp(struct p *pp)
         startm(pp, false);
         return;
     }
-    /* The last running P going idle with timers pending: keep an M
-     * around to sleep until they are due (Go: someone must poll). */
+    /* The last running P going idle with timers pending or goroutines
+     * waiting on descriptors: keep an M around to sleep until they are
+     * due, in the poller (Go: someone must poll). */
     if (atomic_load(&sched.npidle) == atomic_load(&sched.gomaxprocs) - 1 &&
-        atomic_load(&pp->timer0when) != 0 &&
+        (atomic_load(&pp->timer0when) != 0 ||
+         atomic_load(&gort__np_waiting) > 0) &&
         atomic_load(&sched.pollsleeping) == 0) {
         gort__unlock(&sched.lock);
         startm(pp, false);
@@ -750,14 +776,21 @@ struct p *gort__anyp(void)
     return sched.allp[0];
 }
 
+/* sched.pollsleeping: 0 nobody; else the sleeper waits in a futex or in
+ * the netpoller (then a break wakes it). */
+enum { POLL_IN_FUTEX = 1, POLL_IN_NETPOLL = 2 };
+
 /* Go's wakeNetPoller: the timer sleeper must not sleep past when. */
 void gort__wake_poller(int64_t when)
 {
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load(&sched.pollsleeping)) {
+    uint32_t ps = atomic_load(&sched.pollsleeping);
+    if (ps) {
         int64_t pu = atomic_load(&sched.polluntil);
         if (pu == 0 || pu > when) {
-            if (atomic_exchange(&sched.pollwake, 1) == 0)
+            if (ps == POLL_IN_NETPOLL)
+                gort__netpoll_break();
+            else if (atomic_exchange(&sched.pollwake, 1) == 0)
                 gort__futexwakeup(&sched.pollwake, 1);
         }
         return;
@@ -866,39 +899,95 @@ static void runalltimers(void)
     }
 }
 
-/* The timer sleeper: with nothing to run, one idle M sleeps until the
- * earliest timer of all Ps (Go blocks in netpoll for this).  Whoever arms
- * an earlier timer wakes it (gort__wake_poller); the other idle Ms sleep
- * on their notes.  The handshake: the sleeper publishes pollsleeping and
- * polluntil, then re-reads the heaps; an armer publishes its timer, then
- * reads pollsleeping (fences on both sides).  Either the sleeper sees the
- * timer or the armer sees the sleeper.  Returns with a P when it slept
- * (the timers it woke for are run), false if it did not or got no P. */
+/* The timer sleeper and network poller: with nothing to run, one idle M
+ * waits until the earliest timer of all Ps, in the netpoller once it
+ * exists (Go's blocking netpoll), else in a futex; with goroutines
+ * waiting on descriptors and no timer, in the netpoller for as long as it
+ * takes.  Whoever arms an earlier timer wakes it (gort__wake_poller); the
+ * other idle Ms sleep on their notes.  The handshake: the sleeper
+ * publishes pollsleeping and polluntil, then re-reads the heaps; an armer
+ * publishes its timer, then reads pollsleeping (fences on both sides).
+ * Either the sleeper sees the timer or the armer sees the sleeper.  A
+ * goroutine made ready meanwhile is seen by anywork() or wakes an M of
+ * its own (wakep), since the sleeper holds no P.  Returns with a P when
+ * it waited and has something to do (the timers it woke for are run, the
+ * goroutines the poller readied are queued), false if it did not or got
+ * no P. */
 static bool timersleep(struct m *mp)
 {
+    bool np = gort__netpoll_inited();
     int64_t until = gort__timesleepuntil();
-    if (until == 0)
+    if (until == 0 && !(np && atomic_load(&gort__np_waiting) > 0))
         return false;
     uint32_t z = 0;
-    if (!atomic_compare_exchange_strong(&sched.pollsleeping, &z, 1))
+    uint32_t mode = np ? POLL_IN_NETPOLL : POLL_IN_FUTEX;
+    if (!atomic_compare_exchange_strong(&sched.pollsleeping, &z, mode))
         return false;
     atomic_store(&sched.polluntil, until);
     atomic_thread_fence(memory_order_seq_cst);
     until = gort__timesleepuntil();
-    if (until != 0) {
-        atomic_store(&sched.polluntil, until);
-        int64_t now = gort_nanotime();
-        if (until > now && !anywork() &&
-            !atomic_load_explicit(&sched.exiting, memory_order_acquire))
+    atomic_store(&sched.polluntil, until);
+    struct g *list = NULL;
+    int n = 0;
+    bool exiting = atomic_load_explicit(&sched.exiting, memory_order_acquire);
+    if (!anywork() && !exiting) {
+        int64_t now = until ? gort_nanotime() : 0;
+        if (np) {
+            if (until == 0 || until > now)
+                list = gort__netpoll(until ? until - now : -1, &n);
+        } else if (until != 0 && until > now) {
             gort__futexsleep(&sched.pollwake, 0, until - now);
+        }
     }
     atomic_store(&sched.pollwake, 0);
     atomic_store(&sched.polluntil, 0);
     atomic_store(&sched.pollsleeping, 0);
-    if (!gort__acquire_idlep(mp, NULL))
+    if (!gort__acquire_idlep(mp, NULL)) {
+        gort__injectglist(list, n);     /* global; Ms started for them */
         return false;
+    }
+    gort__injectglist(list, n);
     runalltimers();
     return true;
+}
+
+/* A non-blocking look at the netpoller (findrunnable, before stealing):
+ * when goroutines wait on descriptors, nobody is blocked in the poller
+ * (it would get the events) and nobody else is looking now. */
+static struct g *netpoll_nonblock(void)
+{
+    if (likely(atomic_load_explicit(&gort__np_waiting, memory_order_relaxed) <= 0) ||
+        atomic_load_explicit(&sched.pollsleeping, memory_order_relaxed) ==
+            POLL_IN_NETPOLL ||
+        atomic_load_explicit(&gort__np_polling, memory_order_relaxed))
+        return NULL;
+    uint32_t z = 0;
+    if (!atomic_compare_exchange_strong(&gort__np_polling, &z, 1))
+        return NULL;
+    int n;
+    struct g *list = gort__netpoll(0, &n);
+    atomic_store(&gort__np_polling, 0);
+    if (!list)
+        return NULL;
+    struct g *gp = list;
+    list = gp->schedlink;
+    gp->schedlink = NULL;
+    atomic_store_explicit(&gp->status, _Grunnable, memory_order_release);
+    gort__injectglist(list, n - 1);
+    return gp;
+}
+
+void gort__sysmon_netpoll(void)
+{
+    if (atomic_load(&sched.pollsleeping) == POLL_IN_NETPOLL)
+        return;
+    uint32_t z = 0;
+    if (!atomic_compare_exchange_strong(&gort__np_polling, &z, 1))
+        return;
+    int n;
+    struct g *list = gort__netpoll(0, &n);
+    atomic_store(&gort__np_polling, 0);
+    gort__injectglist(list, n);
 }
 
 /* Returns a runnable G, with mp->p set.  Blocks (the M sleeps) until one
@@ -959,6 +1048,10 @@ top:
         if ((gp = globrunqget(0)) != NULL)
             return gp;
     }
+
+    /* The network, before stealing (Go's order). */
+    if ((gp = netpoll_nonblock()) != NULL)
+        return gp;
 
     /* Steal, if not too many Ms are at it already. */
     int32_t procs = atomic_load(&sched.gomaxprocs);
@@ -1566,6 +1659,7 @@ static int procresize_locked(int32_t n)
 static void atfork_child(void)
 {
     gort__sysmon_forked();
+    gort__netpoll_forked();
     if (sched.started)
         return;
     atomic_store(&sched.lock.key, 0);

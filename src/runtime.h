@@ -166,6 +166,53 @@ GORT_INTERNAL void gort__movetimers(struct p *from, struct p *to);
 GORT_INTERNAL void gort__after_release(struct g *gp);
 
 /* ------------------------------------------------------------------------ */
+/* Netpoller (netpoll.c; backend netpoll_epoll.c; public calls net.c)       */
+/* ------------------------------------------------------------------------ */
+
+/* The backend contract: see the top of netpoll_epoll.c. */
+typedef struct gort__np_event {
+    uint64_t tag;               /* as given to gort__np_open */
+    uint8_t mode;               /* GORT_READ | GORT_WRITE */
+} gort__np_event;
+GORT_INTERNAL int gort__np_init(void);
+GORT_INTERNAL int gort__np_open(int fd, uint64_t tag);
+GORT_INTERNAL int gort__np_close(int fd);
+GORT_INTERNAL int gort__np_wait(int64_t delay, gort__np_event *ev, int max);
+GORT_INTERNAL void gort__np_break(void);
+GORT_INTERNAL void gort__np_forked(void);
+
+GORT_INTERNAL extern _Atomic int32_t gort__np_waiting;  /* parked on pds */
+GORT_INTERNAL extern _Atomic uint32_t gort__np_polling; /* a poll(0) runs */
+GORT_INTERNAL extern _Atomic uint64_t gort__np_polls;   /* polls so far */
+GORT_INTERNAL extern _Atomic uint64_t gort__np_nwaits;  /* parks so far */
+GORT_INTERNAL bool gort__netpoll_inited(void);
+/* Polls (delay: < 0 block, 0 not, > 0 ns); the readied goroutines, still
+ * _Gwaiting, linked by schedlink; *n counts them. */
+GORT_INTERNAL struct g *gort__netpoll(int64_t delay, int *n);
+GORT_INTERNAL void gort__netpoll_break(void);
+GORT_INTERNAL void gort__netpoll_forked(void);
+/* Makes a list from gort__netpoll runnable and queues it (proc.c). */
+GORT_INTERNAL void gort__injectglist(struct g *list, int n);
+/* sysmon: a non-blocking poll when nobody polled for 10 ms (proc.c). */
+GORT_INTERNAL void gort__sysmon_netpoll(void);
+
+struct gort__pd;
+enum { GORT__FD_POLL = 1, GORT__FD_BLOCKING, GORT__FD_FILE };
+GORT_INTERNAL struct gort__pd *gort__pd_acquire(int fd);
+GORT_INTERNAL void gort__pd_release(struct gort__pd *pd);
+GORT_INTERNAL int gort__pd_new(int fd, bool stream);
+GORT_INTERNAL int gort__pd_kind(struct gort__pd *pd, bool *sock, bool *stream);
+GORT_INTERNAL int gort__pd_err(struct gort__pd *pd, int mode);
+GORT_INTERNAL int gort__pd_wait(struct gort__pd *pd, int modes, int64_t until,
+                                bool level);
+GORT_INTERNAL void gort__pd_clear_ready(struct gort__pd *pd, int mode);
+GORT_INTERNAL bool gort__pd_drained(struct gort__pd *pd);
+GORT_INTERNAL void gort__pd_set_drained(struct gort__pd *pd, bool d);
+GORT_INTERNAL bool gort__pd_ensure_registered(struct gort__pd *pd, int *err);
+GORT_INTERNAL int gort__pd_set_deadline(struct gort__pd *pd, int64_t abs,
+                                        int dirs);
+
+/* ------------------------------------------------------------------------ */
 /* Goroutines                                                               */
 /* ------------------------------------------------------------------------ */
 

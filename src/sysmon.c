@@ -39,6 +39,7 @@
 #define FORCE_PREEMPT_NS (10 * GORT_MS)
 #define RESCUE_AFTER_NS (1 * GORT_MS)
 #define LATE_TIMER_NS (500 * GORT_US)
+#define NETPOLL_STALE_NS (10 * GORT_MS)
 
 static _Atomic bool sysmon_started;
 _Atomic int64_t gort__nunstranded;
@@ -160,7 +161,8 @@ static void *sysmon(void *unused)
     gort__preempt_calibrate();
     int64_t delay = 20, idle = 0;    /* us */
     bool running = false;
-    int64_t lasttrace = 0, stranded = 0;
+    int64_t lasttrace = 0, stranded = 0, lastpollwhen = 0;
+    uint64_t lastpolls = 0;
     for (;;) {
         if (idle == 0)
             delay = 20;
@@ -197,6 +199,18 @@ static void *sysmon(void *unused)
             continue;
         }
         unstrand(now, &stranded);
+        /* Nobody polled the network for 10 ms (every P busy): look. */
+        if (atomic_load_explicit(&gort__np_waiting, memory_order_relaxed) > 0) {
+            uint64_t polls = atomic_load_explicit(&gort__np_polls,
+                                                  memory_order_relaxed);
+            if (polls != lastpolls) {
+                lastpolls = polls;
+                lastpollwhen = now;
+            } else if (now - lastpollwhen > NETPOLL_STALE_NS) {
+                gort__sysmon_netpoll();
+                lastpollwhen = now;
+            }
+        }
         int64_t next = gort__timesleepuntil();
         if (next && next + LATE_TIMER_NS < now && atomic_load(&sched.npidle) > 0 &&
             !atomic_load(&sched.pollsleeping))
