@@ -97,6 +97,7 @@ struct gort__pd {
     bool registered;            /* in the poller */
     bool sock;                  /* a socket: send with MSG_NOSIGNAL */
     bool stream;                /* SOCK_STREAM */
+    _Atomic bool destroying;    /* pd_destroy between close(2) and reset */
     _Atomic uint32_t seq;       /* tag generation */
     int fd;
     _Atomic uint64_t refs;      /* bit 0 closing; calls << 1 */
@@ -394,10 +395,12 @@ static int pd_destroy(struct gort__pd *pd)
     deadline_set_locked(pd, GORT_READ, 0, 0);
     deadline_set_locked(pd, GORT_WRITE, 0, 0);
     atomic_fetch_add(&pd->seq, 1);
+    atomic_store(&pd->destroying, true);
     pd_unlock(pd);
     int r = close(pd->fd);
     int err = errno;
     atomic_store_explicit(&pd->refs, 0, memory_order_release);
+    atomic_store_explicit(&pd->destroying, false, memory_order_release);
     errno = err;
     return r;
 }
@@ -500,6 +503,10 @@ int gort__pd_new(int fd, bool stream)
         errno = err;
         return -1;
     }
+    /* The kernel may hand out a number the instant pd_destroy closed it,
+     * before the pd is reset for reuse (a few instructions): wait. */
+    while (atomic_load_explicit(&pd->destroying, memory_order_acquire))
+        gort__osyield();
     pd_lock(pd);
     /* Goroutines still waiting on an earlier file of this number (closed
      * with close(2), not gort_close) would wait forever: wake them. */
@@ -510,7 +517,6 @@ int gort__pd_new(int fd, bool stream)
     deadline_set_locked(pd, GORT_WRITE, 0, 0);
     atomic_store(&pd->ready, 0);
     atomic_store(&pd->rdrained, false);
-    atomic_store(&pd->refs, 0);
     pd->sock = true;
     pd->stream = stream;
     int r = pd_register_locked(pd);
