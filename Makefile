@@ -3,6 +3,7 @@
 #   make            libgort.a, libgort.so, examples, tests
 #   make test       the whole suite; last line "N passed, N failed"
 #   make demo       builds and runs examples/tour
+#   make test-http  examples/http under wrk (needs wrk: apt-get install wrk)
 #   make bench      C workloads beside the same workloads in Go
 #   make install PREFIX=/usr/local
 #
@@ -50,7 +51,7 @@ TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all lib examples tests test demo bench install clean check-exports check-helpers
+.PHONY: all lib examples tests test test-http demo bench install clean check-exports check-helpers
 
 all: lib examples tests
 
@@ -116,10 +117,18 @@ check-exports: $(LIB_SO)
 demo: $(BUILD)/examples/tour
 	./$(BUILD)/examples/tour
 
-$(BUILD)/bench/%: bench/%.c bench/bench.h $(LIB_A) | $(BUILD)/bench
+# examples/http on a free port: keep-alive, pipelining, HTTP/1.0 and a
+# 400 by hand, then wrk; fails when wrk is missing or reports any error.
+test-http: $(BUILD)/examples/http
+	./tests/http-wrk.sh $(BUILD)/examples/http
+
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h) $(LIB_A) | $(BUILD)/bench
 	$(CC) $(CFLAGS_APP) -O2 $< -o $@ $(LIB_A) $(LDLIBS)
 
-bench: $(BENCH_BINS)
+# The http workload's gort side is an example.
+BENCH_EXTRA := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/http.c))
+
+bench: $(BENCH_BINS) $(BENCH_EXTRA)
 	BUILD=$(BUILD) ./bench/run.sh
 
 install: lib

@@ -395,11 +395,15 @@ GORT_EXPORT int gort_tcp_listen(const char *addr, int backlog);
 /* Connects to addr ("host:port"; names are resolved by getaddrinfo on the
  * blocking-call path, each address tried in turn).  timeout > 0 bounds the
  * whole dial in nanoseconds (ETIMEDOUT); <= 0 waits as long as the kernel
- * does.  TCP_NODELAY is set, as Go does. */
+ * does; a resolver that hangs can overrun it, as getaddrinfo cannot be
+ * interrupted (numeric addresses skip the resolver).  TCP_NODELAY and
+ * 15 s keep-alive probes are set, as Go does.  An unknown host is
+ * EADDRNOTAVAIL, a temporary resolver failure EAGAIN. */
 GORT_EXPORT int gort_tcp_dial(const char *addr, int64_t timeout);
 
 /* Accepts a connection (parks until one comes).  sa/len may be NULL.
- * The new descriptor is non-blocking, close-on-exec and has TCP_NODELAY.
+ * The new descriptor is non-blocking, close-on-exec, with TCP_NODELAY and
+ * 15 s keep-alive, as Go's.
  * A connection aborted before it was accepted is skipped; EMFILE/ENFILE
  * are returned (the connection stays queued for a later call). */
 GORT_EXPORT int gort_accept(int lfd, struct sockaddr *sa, socklen_t *len);
@@ -410,8 +414,10 @@ GORT_EXPORT ssize_t gort_read(int fd, void *buf, size_t n);
 
 /* Writes all n bytes, parking while the descriptor is full.  Returns n;
  * if an error or a deadline stops it after some bytes went out, that
- * (short) count with errno saying why; -1 if none did.  Sockets are
- * written with MSG_NOSIGNAL: a reset peer is EPIPE, never SIGPIPE. */
+ * (short) count with errno saying why; -1 if none did.  Concurrent
+ * gort_writes on one descriptor do not interleave (each is whole, as in
+ * Go).  Sockets are written with MSG_NOSIGNAL: a reset peer is EPIPE,
+ * never SIGPIPE. */
 GORT_EXPORT ssize_t gort_write(int fd, const void *buf, size_t n);
 
 /* Closes fd: goroutines blocked on it in gort calls wake with EBADF, and
@@ -429,8 +435,10 @@ GORT_EXPORT int gort_set_deadline(int fd, int64_t abs_ns, int dirs);
 /* Waits until fd is ready for any of events (GORT_READ|GORT_WRITE) and
  * returns the ready ones (level-triggered: already-ready returns at once).
  * timeout in nanoseconds: < 0 waits forever, 0 polls; when it passes,
- * -1 with ETIMEDOUT.  For any pollable descriptor: pipes, eventfds, UDP
- * sockets, terminals.  The descriptor's mode is not changed. */
+ * -1 with ETIMEDOUT.  A deadline (gort_set_deadline) that passed for one
+ * direction drops it from events; ETIMEDOUT when none is left.  For any
+ * pollable descriptor: pipes, eventfds, UDP sockets, terminals.  The
+ * descriptor's mode is not changed. */
 GORT_EXPORT int gort_wait_fd(int fd, int events, int64_t timeout);
 
 /* ------------------------------------------------------------------------ */

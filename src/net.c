@@ -19,6 +19,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +56,15 @@ static bool split_hostport(const char *addr, char *host, size_t hsz,
     memcpy(host, h, hl);
     host[hl] = '\0';
     memcpy(port, colon + 1, pl + 1);
-    for (const char *c = port; *c; c++)
+    bool digits = true;
+    for (const char *c = port; *c; c++) {
         if (*c == ' ' || *c == '[' || *c == ']')
             return false;
+        if (*c < '0' || *c > '9')
+            digits = false;
+    }
+    if (digits && (pl > 5 || atoi(port) > 65535))
+        return false;   /* a number, but not a port */
     return true;
 }
 
@@ -91,7 +98,13 @@ static int resolve(const char *host, const char *port, int flags,
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
     hints.ai_flags = flags | AI_ADDRCONFIG;
-    int rc;
+    /* Numeric addresses need no resolver (and no thread of their own):
+     * Go parses them itself. */
+    hints.ai_flags = flags | AI_NUMERICHOST | AI_NUMERICSERV;
+    int rc = getaddrinfo(host, port, &hints, res);
+    if (rc == 0)
+        return 0;
+    hints.ai_flags = flags | AI_ADDRCONFIG;
     if (gort__getg())
         rc = GORT_BLOCKING(getaddrinfo(host, port, &hints, res));
     else
@@ -112,10 +125,15 @@ static int resolve(const char *host, const char *port, int flags,
     return 0;
 }
 
-static void set_nodelay(int fd)
+/* What Go sets on every TCP connection: no Nagle delay, and keep-alive
+ * probes after 15 s idle, every 15 s. */
+static void set_tcp_opts(int fd)
 {
-    int one = 1;
+    int one = 1, period = 15;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &period, sizeof period);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &period, sizeof period);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -181,9 +199,16 @@ int gort_tcp_listen(const char *addr, int backlog)
     return fd;
 }
 
+/* A connection waits in lfd's queue (the level now). */
+static bool queued(int lfd)
+{
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
 int gort_accept(int lfd, struct sockaddr *sa, socklen_t *len)
 {
-    struct gort__pd *pd = gort__pd_acquire(lfd);
+    struct gort__pd *pd = gort__pd_acquire(lfd, true);
     if (!pd)
         return -1;
     int fd = -1;
@@ -197,15 +222,21 @@ int gort_accept(int lfd, struct sockaddr *sa, socklen_t *len)
         fd = accept4(lfd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             if (!sa || sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
-                set_nodelay(fd);
+                set_tcp_opts(fd);
             if (gort__pd_new(fd, true) != 0)
                 fd = -1;
             break;
         }
         if (errno == EINTR || errno == ECONNABORTED)
             continue;
-        if (errno != EAGAIN)
-            break;      /* EMFILE and the like: the caller decides */
+        if (errno == EMFILE || errno == ENFILE) {
+            /* Linux says EMFILE before it looks for a connection: it is
+             * the caller's only when one is queued; else wait for one. */
+            if (queued(lfd))
+                break;
+        } else if (errno != EAGAIN) {
+            break;
+        }
         int r = gort__pd_wait(pd, GORT_READ, 0, false);
         if (r < 0) {
             errno = -r;
@@ -227,7 +258,7 @@ static int dial_one(const struct addrinfo *ai, int64_t until)
         return -1;
     if (gort__pd_new(fd, true) != 0)
         return -1;
-    struct gort__pd *pd = gort__pd_acquire(fd);
+    struct gort__pd *pd = gort__pd_acquire(fd, true);
     if (!pd) {
         int err = errno;
         close(fd);
@@ -262,7 +293,7 @@ static int dial_one(const struct addrinfo *ai, int64_t until)
         errno = err;
         return -1;
     }
-    set_nodelay(fd);
+    set_tcp_opts(fd);
     return fd;
 }
 
@@ -298,7 +329,7 @@ int gort_tcp_dial(const char *addr, int64_t timeout)
 
 ssize_t gort_read(int fd, void *buf, size_t n)
 {
-    struct gort__pd *pd = gort__pd_acquire(fd);
+    struct gort__pd *pd = gort__pd_acquire(fd, true);
     if (!pd)
         return -1;
     bool sock, stream;
@@ -351,7 +382,7 @@ ssize_t gort_read(int fd, void *buf, size_t n)
 
 ssize_t gort_write(int fd, const void *buf, size_t n)
 {
-    struct gort__pd *pd = gort__pd_acquire(fd);
+    struct gort__pd *pd = gort__pd_acquire(fd, true);
     if (!pd)
         return -1;
     bool sock, stream;
@@ -359,6 +390,7 @@ ssize_t gort_write(int fd, const void *buf, size_t n)
     const char *p = buf;
     size_t done = 0;
     int err = 0;
+    gort__pd_wlock(pd);     /* whole writes do not interleave */
     do {
         int e = gort__pd_err(pd, GORT_WRITE);
         if (e) {
@@ -394,6 +426,7 @@ ssize_t gort_write(int fd, const void *buf, size_t n)
             break;
         }
     } while (done < n);
+    gort__pd_wunlock(pd);
     gort__pd_release(pd);
     if (err) {
         errno = err;
@@ -412,7 +445,7 @@ int gort_set_deadline(int fd, int64_t abs_ns, int dirs)
         errno = EINVAL;
         return -1;
     }
-    struct gort__pd *pd = gort__pd_acquire(fd);
+    struct gort__pd *pd = gort__pd_acquire(fd, true);
     if (!pd)
         return -1;
     gort__pd_set_deadline(pd, abs_ns, dirs);
@@ -427,7 +460,7 @@ int gort_wait_fd(int fd, int events, int64_t timeout)
         errno = EINVAL;
         return -1;
     }
-    struct gort__pd *pd = gort__pd_acquire(fd);
+    struct gort__pd *pd = gort__pd_acquire(fd, false);
     if (!pd)
         return -1;
     bool sock, stream;

@@ -22,9 +22,13 @@
  *             directions and lets two goroutines read one UDP socket);
  *   rd, wd    deadlines: 0 none, -1 expired, else armed in rt/wt;
  *   refs      bit 0: closing; above it, calls in flight (Go's fdMutex
- *             reference count).  gort_close sets the bit and wakes the
- *             waiters; whoever drops the last reference closes the fd, so
- *             a number is never reused under a call still using it.
+ *             reference count).  A call takes a reference by CAS only
+ *             while the bit is clear.  gort_close sets the bit and wakes
+ *             the waiters; whoever drops the last reference closes the
+ *             fd, so a number is never reused under a call still using
+ *             it.  Between that close(2) and the pd's reset (destroying)
+ *             the kernel may already have given the number to a new file:
+ *             calls and gort_close on it wait for the reset (pd_settle).
  *
  * The wait protocol (no lost wake-up).  Everything below is under pd.lock,
  * a spinlock held for a few instructions (plus one poll(2) in
@@ -45,7 +49,10 @@
  * the receive queue: the next read then waits for an edge first instead
  * of making a read(2) that would say EAGAIN (a hand-written epoll server
  * makes one read per event; Go makes two).  Data arriving after the short
- * read raises an edge, which finds the waiter or sets the bit.
+ * read raises an edge, which finds the waiter or sets the bit.  A read is
+ * also short when it stops at the peer's FIN, whose edge may have been
+ * consumed before the read: once a hang-up was seen (hup, set before the
+ * ready bit under the lock), reads are always made.
  *
  * Plain threads (no goroutine) cannot rely on the scheduler to poll: they
  * wait in poll(2) themselves, in slices of at most 20 ms, re-checking
@@ -94,6 +101,7 @@ struct gort__pd {
     _Atomic uint8_t kind;       /* PD_*; set under lock */
     _Atomic uint8_t ready;      /* edges nobody waited for */
     _Atomic bool rdrained;      /* stream: the last read was short */
+    _Atomic bool hup;           /* a hang-up or error was seen */
     bool registered;            /* in the poller */
     bool sock;                  /* a socket: send with MSG_NOSIGNAL */
     bool stream;                /* SOCK_STREAM */
@@ -103,6 +111,8 @@ struct gort__pd {
     _Atomic uint64_t refs;      /* bit 0 closing; calls << 1 */
     _Atomic int64_t rd, wd;     /* deadlines (0, -1, or armed) */
     pdwaiter *waiters;
+    gort_mutex wmu;             /* whole gort_writes in order (Go's
+                                   fdMutex write lock) */
     gort__rtimer rt, wt;        /* deadline timers */
 };
 
@@ -221,6 +231,13 @@ static void pd_wake_locked(struct gort__pd *pd, int modes, int err,
             pw = &w->next;
             continue;
         }
+        if (err == ETIMEDOUT && (w->modes & ~modes)) {
+            /* gort_wait_fd on both directions: one deadline passed, the
+             * other direction may still come. */
+            w->modes &= (uint8_t)~modes;
+            pw = &w->next;
+            continue;
+        }
         *pw = w->next;
         w->got = (uint8_t)(w->modes & modes);
         w->err = err;
@@ -242,6 +259,10 @@ static void netpoll_ready(struct gort__pd *pd, int modes, struct g **list,
                           int *n)
 {
     pd_lock(pd);
+    if (modes & GORT__NP_HUP) {
+        atomic_store(&pd->hup, true);
+        modes &= ~GORT__NP_HUP;
+    }
     int waited = 0;
     for (pdwaiter *w = pd->waiters; w; w = w->next)
         waited |= w->modes;
@@ -348,30 +369,77 @@ static inline int pd_err(struct gort__pd *pd, int mode)
     return 0;
 }
 
+/* As pd_err for a wait on several directions: those whose deadline
+ * passed are dropped from *modes; ETIMEDOUT when none is left. */
+static int pd_err_any(struct gort__pd *pd, int *modes)
+{
+    if (atomic_load_explicit(&pd->refs, memory_order_relaxed) & 1)
+        return EBADF;
+    int m = *modes;
+    if ((m & GORT_READ) && atomic_load_explicit(&pd->rd, memory_order_relaxed) < 0)
+        m &= ~GORT_READ;
+    if ((m & GORT_WRITE) && atomic_load_explicit(&pd->wd, memory_order_relaxed) < 0)
+        m &= ~GORT_WRITE;
+    if (!m)
+        return ETIMEDOUT;
+    *modes = m;
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* References and closing                                                   */
 /* ------------------------------------------------------------------------ */
 
-static int pd_classify_locked(struct gort__pd *pd);
+static int pd_classify_locked(struct gort__pd *pd, bool io);
+static void pd_settle(struct gort__pd *pd);
+static int pd_register_locked(struct gort__pd *pd);
 
-/* Starts a call on fd: its pd, looked at on first use.  NULL + errno. */
-struct gort__pd *gort__pd_acquire(int fd)
+/* Starts a call on fd: its pd, looked at on first use.  io: the caller
+ * makes the system calls itself, so a socket is made non-blocking (a
+ * blocking-mode socket seen first by gort_wait_fd is switched then).
+ * NULL + errno. */
+struct gort__pd *gort__pd_acquire(int fd, bool io)
 {
     struct gort__pd *pd = pd_get(fd);
     if (!pd)
         return NULL;
-    uint64_t v = atomic_fetch_add_explicit(&pd->refs, 2, memory_order_acquire);
-    if (unlikely(v & 1)) {
-        gort__pd_release(pd);
-        errno = EBADF;
-        return NULL;
+    /* A reference is taken only while the fd is not closing (a CAS, not
+     * an add: a failed caller's passing count must not make gort_close
+     * defer to it, nor make its release a second close). */
+    uint64_t v = atomic_load_explicit(&pd->refs, memory_order_relaxed);
+    for (;;) {
+        if (unlikely(v & 1)) {
+            if (atomic_load_explicit(&pd->destroying, memory_order_acquire)) {
+                /* Closed this instant; the number may already be a new
+                 * file's (pipe(2) in another thread): look again once
+                 * the pd is reset. */
+                pd_settle(pd);
+                v = atomic_load_explicit(&pd->refs, memory_order_relaxed);
+                continue;
+            }
+            errno = EBADF;
+            return NULL;
+        }
+        if (atomic_compare_exchange_weak_explicit(&pd->refs, &v, v + 2,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed))
+            break;
     }
-    if (unlikely(atomic_load_explicit(&pd->kind, memory_order_acquire) ==
-                 PD_UNKNOWN)) {
+    uint8_t k = atomic_load_explicit(&pd->kind, memory_order_acquire);
+    if (unlikely(k == PD_UNKNOWN || (io && k == PD_BLOCKING && pd->sock))) {
         pd_lock(pd);
         int r = 0;
-        if (atomic_load(&pd->kind) == PD_UNKNOWN)
-            r = pd_classify_locked(pd);
+        k = atomic_load(&pd->kind);
+        if (k == PD_UNKNOWN) {
+            r = pd_classify_locked(pd, io);
+        } else if (io && k == PD_BLOCKING && pd->sock) {
+            int fl = fcntl(fd, F_GETFL);
+            if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+                (r = pd_register_locked(pd)) != 0)
+                r = r ? r : errno;
+            else
+                atomic_store_explicit(&pd->kind, PD_POLL, memory_order_release);
+        }
         pd_unlock(pd);
         if (r != 0) {
             gort__pd_release(pd);
@@ -380,6 +448,14 @@ struct gort__pd *gort__pd_acquire(int fd)
         }
     }
     return pd;
+}
+
+/* The kernel may hand out a number the instant pd_destroy closed it,
+ * before the pd is reset for reuse (a few instructions): wait for that. */
+static void pd_settle(struct gort__pd *pd)
+{
+    while (atomic_load_explicit(&pd->destroying, memory_order_acquire))
+        gort__osyield();
 }
 
 /* Closes the fd of pd (no call uses it any more) and resets the pd. */
@@ -392,6 +468,7 @@ static int pd_destroy(struct gort__pd *pd)
     atomic_store(&pd->kind, PD_UNKNOWN);
     atomic_store(&pd->ready, 0);
     atomic_store(&pd->rdrained, false);
+    atomic_store(&pd->hup, false);
     deadline_set_locked(pd, GORT_READ, 0, 0);
     deadline_set_locked(pd, GORT_WRITE, 0, 0);
     atomic_fetch_add(&pd->seq, 1);
@@ -420,6 +497,7 @@ int gort_close(int fd)
     struct gort__pd *pd = pd_get(fd);
     if (!pd)
         return -1;
+    pd_settle(pd);
     uint64_t v = atomic_fetch_or_explicit(&pd->refs, 1, memory_order_acq_rel);
     if (v & 1) {
         errno = EBADF;
@@ -451,7 +529,7 @@ static int pd_register_locked(struct gort__pd *pd)
 }
 
 /* pd.lock held, kind unknown: looks at the fd.  0 or an errno. */
-static int pd_classify_locked(struct gort__pd *pd)
+static int pd_classify_locked(struct gort__pd *pd, bool io)
 {
     struct stat st;
     int fd = pd->fd;
@@ -471,9 +549,11 @@ static int pd_classify_locked(struct gort__pd *pd)
             pd->sock = true;
             if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
                 pd->stream = type == SOCK_STREAM;
-            if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
-                return errno;
-            fl |= O_NONBLOCK;
+            if (io && !(fl & O_NONBLOCK)) {
+                if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+                    return errno;
+                fl |= O_NONBLOCK;
+            }
         }
         if (fl & O_NONBLOCK) {
             int r = pd_register_locked(pd);
@@ -503,10 +583,7 @@ int gort__pd_new(int fd, bool stream)
         errno = err;
         return -1;
     }
-    /* The kernel may hand out a number the instant pd_destroy closed it,
-     * before the pd is reset for reuse (a few instructions): wait. */
-    while (atomic_load_explicit(&pd->destroying, memory_order_acquire))
-        gort__osyield();
+    pd_settle(pd);
     pd_lock(pd);
     /* Goroutines still waiting on an earlier file of this number (closed
      * with close(2), not gort_close) would wait forever: wake them. */
@@ -517,6 +594,7 @@ int gort__pd_new(int fd, bool stream)
     deadline_set_locked(pd, GORT_WRITE, 0, 0);
     atomic_store(&pd->ready, 0);
     atomic_store(&pd->rdrained, false);
+    atomic_store(&pd->hup, false);
     pd->sock = true;
     pd->stream = stream;
     int r = pd_register_locked(pd);
@@ -577,20 +655,36 @@ static int revents_modes(short re)
  * -errno. */
 static int plain_wait(struct gort__pd *pd, int modes, int64_t until)
 {
-    struct pollfd p = {.fd = pd->fd, .events = 0};
-    if (modes & GORT_READ)
-        p.events |= POLLIN | POLLRDHUP;
-    if (modes & GORT_WRITE)
-        p.events |= POLLOUT;
     for (;;) {
-        int err = pd_err(pd, modes);
+        int err = pd_err_any(pd, &modes);
         if (err)
             return -err;
+        /* The fd's deadlines are watched here too: their timers run only
+         * while the scheduler does (not before gort_run, for one). */
+        int64_t now = gort_nanotime();
+        int64_t end = until;
+        for (int m = GORT_READ; m <= GORT_WRITE; m <<= 1) {
+            if (!(modes & m))
+                continue;
+            int64_t d = atomic_load(m == GORT_READ ? &pd->rd : &pd->wd);
+            if (d > 0 && d <= now) {
+                modes &= ~m;
+                if (!modes)
+                    return -ETIMEDOUT;
+            } else if (d > 0 && (end <= 0 || d < end)) {
+                end = d;
+            }
+        }
+        if (until > 0 && until <= now)
+            end = now;
+        struct pollfd p = {.fd = pd->fd, .events = 0};
+        if (modes & GORT_READ)
+            p.events |= POLLIN | POLLRDHUP;
+        if (modes & GORT_WRITE)
+            p.events |= POLLOUT;
         int ms = 20;
-        int64_t now = 0;
-        if (until > 0) {
-            now = gort_nanotime();
-            int64_t left = until > now ? until - now : 0;
+        if (end > 0) {
+            int64_t left = end > now ? end - now : 0;
             if (left < 20 * GORT_MS)
                 ms = (int)((left + GORT_MS - 1) / GORT_MS);
         }
@@ -619,7 +713,7 @@ int gort__pd_wait(struct gort__pd *pd, int modes, int64_t until, bool level)
     if (!gp)
         return plain_wait(pd, modes, until);
     pd_lock(pd);
-    int err = pd_err(pd, modes);
+    int err = pd_err_any(pd, &modes);
     if (err) {
         pd_unlock(pd);
         return -err;
@@ -627,8 +721,12 @@ int gort__pd_wait(struct gort__pd *pd, int modes, int64_t until, bool level)
     uint8_t r = atomic_load_explicit(&pd->ready, memory_order_relaxed) & modes;
     if (r) {
         atomic_fetch_and_explicit(&pd->ready, (uint8_t)~r, memory_order_relaxed);
-        pd_unlock(pd);
-        return r;
+        if (!level) {
+            pd_unlock(pd);
+            return r;
+        }
+        /* level: edges seen before may be stale; the fd's state now, just
+         * below, decides (and an edge after it finds us waiting). */
     }
     if (level) {
         struct pollfd p = {.fd = pd->fd, .events = 0};
@@ -691,7 +789,25 @@ int gort__pd_kind(struct gort__pd *pd, bool *sock, bool *stream)
 
 int gort__pd_err(struct gort__pd *pd, int mode)
 {
-    return pd_err(pd, mode);
+    int e = pd_err(pd, mode);
+    if (e == 0 && !gort__getg()) {
+        /* A plain thread: a deadline whose timer has not run (the
+         * scheduler may not be running) has passed all the same. */
+        int64_t d = atomic_load(mode == GORT_READ ? &pd->rd : &pd->wd);
+        if (d > 0 && d <= gort_nanotime())
+            e = ETIMEDOUT;
+    }
+    return e;
+}
+
+void gort__pd_wlock(struct gort__pd *pd)
+{
+    gort_mutex_lock(&pd->wmu);
+}
+
+void gort__pd_wunlock(struct gort__pd *pd)
+{
+    gort_mutex_unlock(&pd->wmu);
 }
 
 void gort__pd_clear_ready(struct gort__pd *pd, int mode)
@@ -708,6 +824,11 @@ bool gort__pd_drained(struct gort__pd *pd)
 
 void gort__pd_set_drained(struct gort__pd *pd, bool d)
 {
+    /* A short read that stopped at the peer's FIN (its edge consumed
+     * before the read) leaves end-of-stream unread: with a hang-up seen,
+     * always read. */
+    if (d && atomic_load(&pd->hup))
+        d = false;
     if (atomic_load_explicit(&pd->rdrained, memory_order_relaxed) != d)
         atomic_store_explicit(&pd->rdrained, d, memory_order_relaxed);
 }

@@ -18,7 +18,9 @@
  *        Disarms fd (called before fd is closed).
  *   int  gort__np_wait(int64_t delay, gort__np_event *ev, int max)
  *        Waits up to delay ns (< 0: until an event or a break; 0: does not
- *        block) and fills ev[] with up to max events; returns their count,
+ *        block) and fills ev[] with up to max events (mode: GORT_READ,
+ *        GORT_WRITE, and GORT__NP_HUP when the peer hung up or the fd is
+ *        in error); returns their count,
  *        0 on timeout, break or signal.  Called by one thread at a time
  *        when delay != 0 (netpoll.c's poller claim); delay == 0 calls may
  *        run beside it.  Honours sub-millisecond delays where the kernel
@@ -169,6 +171,8 @@ int gort__np_wait(int64_t delay, gort__np_event *out, int max)
             mode |= GORT_READ;
         if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             mode |= GORT_WRITE;
+        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            mode |= GORT__NP_HUP;
         if (!mode)
             continue;
         out[k].tag = evs[i].data.u64;

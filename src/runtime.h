@@ -172,8 +172,9 @@ GORT_INTERNAL void gort__after_release(struct g *gp);
 /* The backend contract: see the top of netpoll_epoll.c. */
 typedef struct gort__np_event {
     uint64_t tag;               /* as given to gort__np_open */
-    uint8_t mode;               /* GORT_READ | GORT_WRITE */
+    uint8_t mode;               /* GORT_READ | GORT_WRITE | GORT__NP_HUP */
 } gort__np_event;
+#define GORT__NP_HUP 4          /* hang-up or error: no more data will come */
 GORT_INTERNAL int gort__np_init(void);
 GORT_INTERNAL int gort__np_open(int fd, uint64_t tag);
 GORT_INTERNAL int gort__np_close(int fd);
@@ -198,7 +199,7 @@ GORT_INTERNAL void gort__sysmon_netpoll(void);
 
 struct gort__pd;
 enum { GORT__FD_POLL = 1, GORT__FD_BLOCKING, GORT__FD_FILE };
-GORT_INTERNAL struct gort__pd *gort__pd_acquire(int fd);
+GORT_INTERNAL struct gort__pd *gort__pd_acquire(int fd, bool io);
 GORT_INTERNAL void gort__pd_release(struct gort__pd *pd);
 GORT_INTERNAL int gort__pd_new(int fd, bool stream);
 GORT_INTERNAL int gort__pd_kind(struct gort__pd *pd, bool *sock, bool *stream);
@@ -206,6 +207,8 @@ GORT_INTERNAL int gort__pd_err(struct gort__pd *pd, int mode);
 GORT_INTERNAL int gort__pd_wait(struct gort__pd *pd, int modes, int64_t until,
                                 bool level);
 GORT_INTERNAL void gort__pd_clear_ready(struct gort__pd *pd, int mode);
+GORT_INTERNAL void gort__pd_wlock(struct gort__pd *pd);
+GORT_INTERNAL void gort__pd_wunlock(struct gort__pd *pd);
 GORT_INTERNAL bool gort__pd_drained(struct gort__pd *pd);
 GORT_INTERNAL void gort__pd_set_drained(struct gort__pd *pd, bool d);
 GORT_INTERNAL bool gort__pd_ensure_registered(struct gort__pd *pd, int *err);
