@@ -409,10 +409,14 @@ struct gort__pd *gort__pd_acquire(int fd, bool io)
     uint64_t v = atomic_load_explicit(&pd->refs, memory_order_relaxed);
     for (;;) {
         if (unlikely(v & 1)) {
-            if (atomic_load_explicit(&pd->destroying, memory_order_acquire)) {
-                /* Closed this instant; the number may already be a new
-                 * file's (pipe(2) in another thread): look again once
-                 * the pd is reset. */
+            /* Closed this instant?  The number may already be a new
+             * file's (pipe(2) in another thread): look again once the pd
+             * is reset.  pd_destroy clears refs before destroying, so
+             * destroying seen false and refs still closing means closed
+             * for good (or closing, with calls in flight). */
+            bool d = atomic_load_explicit(&pd->destroying, memory_order_acquire);
+            uint64_t v2 = atomic_load_explicit(&pd->refs, memory_order_acquire);
+            if (d || !(v2 & 1)) {
                 pd_settle(pd);
                 v = atomic_load_explicit(&pd->refs, memory_order_relaxed);
                 continue;
