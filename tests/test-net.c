@@ -12,6 +12,8 @@
  *   net_idle_10k        10,000 connections held at once, each with a
  *                       goroutine parked in gort_read, then all closed and
  *                       the goroutine count back where it was;
+ *   net_eof_after_data  end of stream (or a reset) queued with the last
+ *                       data is still seen after a short read;
  *   net_*deadline*      gort_set_deadline: ETIMEDOUT never before the
  *                       deadline and less than a second after it, in the
  *                       past fails at once, 0 clears, set while a goroutine
@@ -20,9 +22,12 @@
  *   net_close_*         gort_close from another goroutine wakes a blocked
  *                       reader, writer, acceptor and gort_wait_fd with
  *                       EBADF; later calls on the number give EBADF;
+ *   net_fd_reuse_4p     a descriptor made just after another's gort_close
+ *                       (its number reused) works with every call;
  *   net_dial_*          ECONNREFUSED, ETIMEDOUT against a full backlog,
  *                       "localhost:port", "[::1]:port" (when ::1 exists),
- *                       malformed addresses (EINVAL), ":0" listeners;
+ *                       an unknown host, malformed addresses (EINVAL),
+ *                       ":0" listeners; descriptor flags and keep-alive;
  *   net_accept_emfile   EMFILE from gort_accept, the connection kept queued
  *                       and accepted once a descriptor is free;
  *   net_peer_reset      an RST from the peer: ECONNRESET (or 0) on read,
@@ -32,7 +37,8 @@
  *   net_pipe_*          gort_read/gort_write on pipes in blocking mode (the
  *                       blocking path: others run on 1 P) and non-blocking;
  *   net_big_write_*     8 MiB in one gort_write to a slow reader, complete
- *                       and in order (socket, pipes);
+ *                       and in order (socket, pipes); concurrent
+ *                       gort_writes on one socket never interleave;
  *   net_plain_thread*   the calls from a pthread that is not a goroutine,
  *                       and before gort_run, block the thread and work;
  *   net_no_deadlock_io  goroutines waiting on descriptors are not "asleep"
@@ -1154,7 +1160,22 @@ static void deadline_past_main(void *arg)
     ASSERT_EQ(gort_set_deadline(a, now(), GORT_READ), 0);
     ASSERT_ERRNO(gort_read(a, buf, sizeof buf), ETIMEDOUT);
 
+    /* gort_wait_fd: a direction whose deadline passed is dropped from
+     * events (the data is there, yet only GORT_WRITE comes back);
+     * ETIMEDOUT when none is left. */
+    ASSERT_EQ(gort_set_deadline(a, 0, GORT_WRITE), 0);
+    int64_t t1 = now();
+    ASSERT_EQ(gort_wait_fd(a, GORT_READ | GORT_WRITE, -1), GORT_WRITE);
+    ASSERT_ERRNO(gort_wait_fd(a, GORT_READ, -1), ETIMEDOUT);
+    ASSERT_EQ(gort_set_deadline(a, now() - 1, GORT_WRITE), 0);
+    ASSERT_ERRNO(gort_wait_fd(a, GORT_READ | GORT_WRITE, -1), ETIMEDOUT);
+    check_at_once("gort_wait_fd with passed deadlines", t1);
+    ASSERT_EQ(gort_set_deadline(a, 0, GORT_WRITE), 0);
+    ASSERT_EQ(gort_wait_fd(a, GORT_READ | GORT_WRITE, -1), GORT_WRITE);
+
     ASSERT_EQ(gort_set_deadline(a, 0, GORT_READ | GORT_WRITE), 0);
+    ASSERT_EQ(gort_wait_fd(a, GORT_READ | GORT_WRITE, -1),
+              GORT_READ | GORT_WRITE);
     read_full(a, buf, 4);
     ASSERT(memcmp(buf, "data", 4) == 0);
     write_all(a, "ok", 2);
@@ -1515,12 +1536,16 @@ static void fr_pipes_loop(void)
         char c = 'p';
         errno = 0;
         ssize_t r = gort_write(p[1], &c, 1);
-        if (r != 1)
+        if (r != 1) {
             fr_note("gort_write", p[1], r, errno);
-        errno = 0;
-        r = gort_read(p[0], &c, 1);
-        if (r != 1)
-            fr_note("gort_read", p[0], r, errno);
+        } else {
+            /* (Only after a write that worked: a blocking pipe's read
+             * would wait for ever.) */
+            errno = 0;
+            r = gort_read(p[0], &c, 1);
+            if (r != 1)
+                fr_note("gort_read", p[0], r, errno);
+        }
         errno = 0;
         if (gort_close(p[0]) != 0) {
             fr_note("gort_close", p[0], -1, errno);
@@ -1922,6 +1947,18 @@ static int sockopt_int(int fd, int level, int name)
     return v;
 }
 
+/* Go's keep-alive (docs/net.md): on, 15 s idle, 15 s between probes. */
+static void check_keepalive(int fd, const char *what)
+{
+    if (sockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE) == 0)
+        TEST_FAIL_("%s: SO_KEEPALIVE is off", what);
+    int idle = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE);
+    int intvl = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPINTVL);
+    if (idle != 15 || intvl != 15)
+        TEST_FAIL_("%s: TCP_KEEPIDLE %d s, TCP_KEEPINTVL %d s; expected 15 "
+                   "and 15", what, idle, intvl);
+}
+
 static void fd_flags_main(void *arg)
 {
     (void)arg;
@@ -1932,6 +1969,7 @@ static void fd_flags_main(void *arg)
     int c = dial_lo(port);
     check_nb_cloexec(c, "dialed");
     ASSERT_NE(sockopt_int(c, IPPROTO_TCP, TCP_NODELAY), 0);
+    check_keepalive(c, "dialed");
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     socklen_t len = sizeof sa;
@@ -1939,6 +1977,7 @@ static void fd_flags_main(void *arg)
     ASSERT_GE(s, 0);
     check_nb_cloexec(s, "accepted");
     ASSERT_NE(sockopt_int(s, IPPROTO_TCP, TCP_NODELAY), 0);
+    check_keepalive(s, "accepted");
     ASSERT_EQ(len, sizeof sa);
     ASSERT_EQ(sa.sin_family, AF_INET);
     ASSERT_EQ(ntohl(sa.sin_addr.s_addr), INADDR_LOOPBACK);
@@ -1980,9 +2019,49 @@ static void em_fill(void)
     }
 }
 
+/* The pipes the process holds (fd < 1024), as a bitmap. */
+static void pipes_held(uint8_t map[128])
+{
+    memset(map, 0, 128);
+    for (int fd = 0; fd < 1024; fd++) {
+        char path[64], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        if (len > 0) {
+            target[len] = '\0';
+            if (strncmp(target, "pipe:", 5) == 0)
+                map[fd / 8] |= (uint8_t)(1u << (fd % 8));
+        }
+    }
+}
+
+/* Before gort_run: what the test inherited. */
+static uint8_t em_pipes_before[128];
+
+/* True if a pipe is open that was not before gort_run. */
+static bool new_pipe_held(void)
+{
+    uint8_t now_map[128];
+    pipes_held(now_map);
+    for (int i = 0; i < 128; i++)
+        if (now_map[i] & ~em_pipes_before[i])
+            return true;
+    return false;
+}
+
 static void accept_emfile_main(void *arg)
 {
     (void)arg;
+    /* The runtime holds a pipe for a moment at start-up (sysmon's
+     * calibration, src/preempt.c): let it close first, or it frees two
+     * slots of the full table behind the test's back. */
+    gort_sleep(300 * GORT_MS);
+    int64_t give_up = now() + 5 * GORT_SEC;
+    while (new_pipe_held()) {
+        if (now() > give_up)
+            TEST_FAIL_("%s", "the process still holds a pipe after 5 s");
+        gort_sleep(10 * GORT_MS);
+    }
     int port;
     int l = listen_lo(16, &port);
     /* A connection queued before the table fills. */
@@ -2015,15 +2094,16 @@ static void accept_emfile_main(void *arg)
     read_full(s1, buf, 3);
     ASSERT(memcmp(buf, "one", 3) == 0);
 
-    /* An acceptor parks (with a descriptor free: with the table full,
-     * accept(2) fails with EMFILE before it looks at the queue), the
-     * table fills, a connection comes: the acceptor wakes to EMFILE, and
-     * retries as servers do (Go's http.Server sleeps and retries). */
-    close(em_fillers[--em_nfill]);
+    /* The table full (s1 took the slot) and nothing queued: gort_accept
+     * parks (docs/net.md: Linux says EMFILE before it looks at the queue;
+     * gort returns it only with a connection queued).  A connection
+     * comes: the acceptor wakes to EMFILE, and retries as servers do (Go's
+     * http.Server sleeps and retries). */
+    em_fill();
     io_op op;
     op_start(&op, OP_ACCEPT, l, NULL, 0, 30 * GORT_MS);
-    ASSERT(!op_finished(&op));
-    em_fill();
+    op_still_blocked(&op, 100 * GORT_MS,
+                     "gort_accept with the table full and nothing queued");
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
@@ -2071,6 +2151,7 @@ static void accept_emfile_main(void *arg)
 
 TEST_IMPL(net_accept_emfile)
 {
+    pipes_held(em_pipes_before);
     start(1, accept_emfile_main, NULL);
     return 0;
 }
@@ -2463,7 +2544,7 @@ static void pipe_blocking_main(void *arg)
     int64_t ticks = atomic_load(&cnt_ticks) - ticks0;
     printf("counter ticked %" PRId64 " times while gort_read waited on a "
            "blocking pipe\n", ticks);
-    ASSERT_GE(ticks, 20);
+    ASSERT_GE(ticks, 10);
     write_all(p[1], "hello", 5);
     op_wait(&op);
     ASSERT_EQ(op.r, 5);
@@ -2695,6 +2776,119 @@ TEST_IMPL(net_big_write_2p)
     return 0;
 }
 
+/* Concurrent gort_writes on one descriptor do not interleave (gort.h):
+ * 8 goroutines each write 16 records of 192 KiB (bigger than what the
+ * socket takes at once, so every write parks part way) to one socket; a
+ * slow reader finds every record whole and each writer's in order. */
+#define WW_WRITERS 8
+#define WW_RECORDS 16
+#define WW_SIZE (192u * 1024)
+static gort_waitgroup ww_wg;
+static int ww_fd;
+
+static void ww_fill(uint8_t *rec, uint32_t w, uint32_t k)
+{
+    fill_pat(rec, WW_SIZE, (uint64_t)w * 1000 + k, 0);
+    memcpy(rec, &w, 4);
+    memcpy(rec + 4, &k, 4);
+}
+
+static void ww_writer(void *arg)
+{
+    uint32_t w = (uint32_t)(uintptr_t)arg;
+    uint8_t *rec = malloc(WW_SIZE);
+    ASSERT(rec != NULL);
+    for (uint32_t k = 0; k < WW_RECORDS; k++) {
+        ww_fill(rec, w, k);
+        write_all(ww_fd, rec, WW_SIZE);
+    }
+    free(rec);
+    gort_waitgroup_done(&ww_wg);
+}
+
+static void write_whole_main(void *arg)
+{
+    (void)arg;
+    int b;
+    tcp_pair(&ww_fd, &b);
+    /* Small buffers: a record never goes out in one send(2). */
+    int sz = 32 * 1024;
+    ASSERT_EQ(setsockopt(ww_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz), 0);
+    ASSERT_EQ(setsockopt(b, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz), 0);
+    gort_waitgroup_add(&ww_wg, WW_WRITERS);
+    for (int w = 0; w < WW_WRITERS; w++)
+        go_or_die(ww_writer, (void *)(uintptr_t)w);
+    uint8_t *rec = malloc(WW_SIZE), *want = malloc(WW_SIZE);
+    ASSERT(rec != NULL && want != NULL);
+    uint32_t next[WW_WRITERS] = {0};
+    uint64_t s = 31;
+    for (int n = 0; n < WW_WRITERS * WW_RECORDS; n++) {
+        size_t got = 0;
+        while (got < WW_SIZE) {
+            size_t chunk = 1 + (size_t)(rnd(&s) % 65536);
+            if (chunk > WW_SIZE - got)
+                chunk = WW_SIZE - got;
+            read_full(b, rec + got, chunk);
+            got += chunk;
+            if (rnd(&s) % 8 == 0)
+                gort_sleep(100 * GORT_US);
+        }
+        uint32_t w, k;
+        memcpy(&w, rec, 4);
+        memcpy(&k, rec + 4, 4);
+        if (w >= WW_WRITERS || k != next[w])
+            TEST_FAIL_("record %d of the stream: header says writer %u "
+                       "record %u (expected record %u of that writer): "
+                       "writes interleaved", n, w, k,
+                       w < WW_WRITERS ? next[w] : 0);
+        ww_fill(want, w, k);
+        for (size_t i = 0; i < WW_SIZE; i++)
+            if (rec[i] != want[i])
+                TEST_FAIL_("record %d (writer %u, #%u): byte %zu differs: "
+                           "writes interleaved", n, w, k, i);
+        next[w]++;
+    }
+    gort_waitgroup_wait(&ww_wg);
+    close_or_die(ww_fd);
+    ASSERT_EQ(gort_read(b, rec, 1), 0);
+    free(rec);
+    free(want);
+    close_or_die(b);
+}
+
+TEST_IMPL(net_write_whole)
+{
+    start(1, write_whole_main, NULL);
+    start(4, write_whole_main, NULL);
+    return 0;
+}
+
+/* An unknown host: EADDRNOTAVAIL, or EAGAIN where no resolver answers
+ * (gort.h).  RES_OPTIONS bounds glibc's resolver to one 1-s try. */
+static void unknown_host_main(void *arg)
+{
+    (void)arg;
+    int64_t t0 = now();
+    errno = 0;
+    int fd = gort_tcp_dial("no-such-host.invalid:80", 10 * GORT_SEC);
+    int e = errno;
+    printf("dial no-such-host.invalid: %d (%s) after %.3f ms\n", fd,
+           strerror(e), ms(now() - t0));
+    if (fd != -1 || (e != EADDRNOTAVAIL && e != EAGAIN))
+        TEST_FAIL_("gort_tcp_dial(\"no-such-host.invalid:80\"): %d, errno "
+                   "%d (%s); expected EADDRNOTAVAIL (or EAGAIN)", fd, e,
+                   strerror(e));
+    if (e == EAGAIN)
+        printf("the resolver did not answer here (EAGAIN)\n");
+}
+
+TEST_IMPL(net_dial_unknown_host)
+{
+    TEST_SETENV("RES_OPTIONS", "timeout:1 attempts:1");
+    start(1, unknown_host_main, NULL);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Plain threads                                                            */
 /* ------------------------------------------------------------------------ */
@@ -2805,6 +2999,55 @@ TEST_IMPL(net_plain_thread)
 {
     start(1, plain_thread_main, NULL);
     start(2, plain_thread_main, NULL);
+    return 0;
+}
+
+/* gort_close from a goroutine wakes a plain thread blocked in gort_read
+ * (docs/net.md: within a 20 ms poll slice). */
+static _Atomic int64_t ptc_started;
+
+static void *ptc_thread(void *arg)
+{
+    io_op *op = arg;
+    char buf[4];
+    op->t0 = now();
+    atomic_store(&ptc_started, 1);
+    errno = 0;
+    op->r = gort_read(op->fd, buf, sizeof buf);
+    op->err = errno;
+    op->t1 = now();
+    return NULL;
+}
+
+static void plain_thread_close_main(void *arg)
+{
+    (void)arg;
+    int a, b;
+    tcp_pair(&a, &b);
+    io_op op;
+    memset(&op, 0, sizeof op);
+    op.fd = a;
+    atomic_store(&ptc_started, 0);
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, ptc_thread, &op), 0);
+    wait_atomic(&ptc_started, 1, 10 * GORT_SEC);
+    gort_sleep(100 * GORT_MS);
+    int64_t tc = now();
+    close_or_die(a);
+    ASSERT_EQ(GORT_BLOCKING(pthread_join(th, NULL)), 0);
+    if (op.r != -1 || op.err != EBADF)
+        TEST_FAIL_("plain thread's gort_read after gort_close: %" PRId64
+                   " (%s), expected EBADF", op.r, strerror(op.err));
+    if (op.t1 - tc > AT_ONCE)
+        TEST_FAIL_("plain thread woke %.3f ms after gort_close",
+                   ms(op.t1 - tc));
+    ASSERT_GE(op.t1 - op.t0, 100 * GORT_MS);
+    close_or_die(b);
+}
+
+TEST_IMPL(net_plain_thread_close)
+{
+    start(2, plain_thread_close_main, NULL);
     return 0;
 }
 
