@@ -92,7 +92,7 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A) include/gort.h | $(BUILD)/examples
 
 tests: $(TEST_BIN)
 
-$(TEST_BIN): $(TEST_SRCS) tests/test-list.h tests/task.h $(LIB_A) | $(BUILD)/tests
+$(TEST_BIN): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB_A) | $(BUILD)/tests
 	$(CC) $(CFLAGS_APP) -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS)
 
 # The whole suite: each test in its own child with a timeout.

@@ -53,8 +53,8 @@
  * retakes the _Psyscall P at its next tick and hands it to another M.  A
  * call that made no progress (EINTR) is safely re-issued; a timeout may
  * stretch by the ~1 ms it waited before the rescue.  The probe's view is
- * only trusted once sysmon has seen a thread of its own asleep in read()
- * shown as SYS_read (gort__preempt_calibrate); where the numbers are not
+ * only trusted once sysmon has seen a thread of its own asleep in ppoll()
+ * shown as SYS_ppoll (gort__preempt_calibrate); where the numbers are not
  * ours (qemu-user shows the host's) or the file cannot be read, rescues
  * are off.
  *
@@ -66,6 +66,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <link.h>
 #include <signal.h>
 #include <stdio.h>
@@ -345,44 +346,44 @@ static bool rescue_calibrated(void)
     return rescue_state > 0;
 }
 
+typedef struct calib {
+    _Atomic pid_t tid;
+    struct timespec ts;
+} calib;
+
 static void *calib_thread(void *arg)
 {
-    int *fds = arg;
-    fds[2] = (int)syscall(SYS_gettid);
-    char c;
-    ssize_t r;
-    do
-        r = read(fds[0], &c, 1);
-    while (r < 0 && errno == EINTR);
+    calib *c = arg;
+    atomic_store_explicit(&c->tid, (pid_t)syscall(SYS_gettid),
+                          memory_order_release);
+    for (;;)    /* ppoll is a cancellation point: it ends here */
+        (void)ppoll(NULL, 0, &c->ts, NULL);
     return NULL;
 }
 
 /* sysmon, before its first round: is /proc/self/task/TID/syscall to be
- * trusted?  A thread of ours asleep in read() must show SYS_read.  No
- * file (a sandbox), or another number (qemu-user shows the host's): no
- * rescues. */
+ * trusted?  A thread of ours asleep in ppoll() (no descriptors: a
+ * program that fills its descriptor table early must not see two slots
+ * freed behind its back) must show SYS_ppoll with no descriptors (libc
+ * copies the timeout, so its address is not ours to compare).
+ * No file (a sandbox), or another number (qemu-user shows the host's):
+ * no rescues. */
 void gort__preempt_calibrate(void)
 {
-    int fds[3] = {-1, -1, 0};
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        rescue_state = -1;
-        return;
-    }
+    calib c = {.tid = 0, .ts = {.tv_sec = 3600}};
     pthread_t t;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&t, NULL, calib_thread, fds);
+    int err = pthread_create(&t, NULL, calib_thread, &c);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err != 0) {
-        close(fds[0]);
-        close(fds[1]);
         rescue_state = -1;
         return;
     }
     int state = -1;     /* stays so for another number (qemu-user) */
     for (int i = 0; i < 2000; i++) {
-        pid_t tid = __atomic_load_n(&fds[2], __ATOMIC_ACQUIRE);
+        pid_t tid = atomic_load_explicit(&c.tid, memory_order_acquire);
         if (tid) {
             long nr;
             uintptr_t args[6];
@@ -390,17 +391,15 @@ void gort__preempt_calibrate(void)
             if (r < 0)
                 break;
             if (r == 1) {
-                if (nr == SYS_read && (int)args[0] == fds[0])
+                if (nr == SYS_ppoll && args[0] == 0 && args[1] == 0)
                     state = 1;
                 break;
             }
         }
         gort__usleep(100);
     }
-    (void)!write(fds[1], "x", 1);
+    pthread_cancel(t);
     pthread_join(t, NULL);
-    close(fds[0]);
-    close(fds[1]);
     rescue_state = state;
 }
 
