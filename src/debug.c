@@ -77,37 +77,45 @@ static bool symbolize_dw(uintptr_t pc, char *fn, size_t fnsz, char *file,
 }
 #endif
 
-/* Describes one return address.  pc-1 points into the call instruction,
- * which is the line that matters. */
-static void print_frame(int fd, uintptr_t ret)
+void gort__symbolize(uintptr_t pc, gort__sym *out)
 {
-    uintptr_t pc = ret - 1;
-    char fn[256] = "", file[512] = "", buf[900];
-    int line = 0;
-    uintptr_t off = 0;
+    out->fn[0] = out->file[0] = '\0';
+    out->line = 0;
+    out->off = 0;
     bool named = false;
 #ifdef GORT_HAVE_LIBDW
-    named = symbolize_dw(pc, fn, sizeof fn, file, sizeof file, &line, &off);
+    named = symbolize_dw(pc, out->fn, sizeof out->fn, out->file,
+                         sizeof out->file, &out->line, &out->off);
 #endif
     Dl_info info;
     if (!named && dladdr((void *)pc, &info) && info.dli_sname) {
-        snprintf(fn, sizeof fn, "%s", info.dli_sname);
-        off = pc - (uintptr_t)info.dli_saddr;
+        snprintf(out->fn, sizeof out->fn, "%s", info.dli_sname);
+        out->off = pc - (uintptr_t)info.dli_saddr;
         named = true;
     }
-    if (!file[0] && dladdr((void *)pc, &info) && info.dli_fname) {
-        snprintf(file, sizeof file, "%s", info.dli_fname);
-        line = -1;
-        off = pc - (uintptr_t)info.dli_fbase;
+    if (!out->file[0] && dladdr((void *)pc, &info) && info.dli_fname) {
+        snprintf(out->file, sizeof out->file, "%s", info.dli_fname);
+        out->line = -1;
+        out->off = pc - (uintptr_t)info.dli_fbase;
     }
+}
+
+/* Describes one return address.  pc-1 points into the call instruction,
+ * which is the line that matters. */
+void gort__print_frame(int fd, uintptr_t ret)
+{
+    gort__sym s;
+    char buf[900];
+    gort__symbolize(ret - 1, &s);
     int n;
-    if (line > 0)
+    if (s.line > 0)
         n = snprintf(buf, sizeof buf, "%s(...)\n\t%s:%d +0x%lx\n",
-                     named ? fn : "??", file, line, (unsigned long)off + 1);
+                     s.fn[0] ? s.fn : "??", s.file, s.line,
+                     (unsigned long)s.off + 1);
     else
         n = snprintf(buf, sizeof buf, "%s(...)\n\t%s +0x%lx\n",
-                     named ? fn : "??", file[0] ? file : "??",
-                     (unsigned long)off + 1);
+                     s.fn[0] ? s.fn : "??", s.file[0] ? s.file : "??",
+                     (unsigned long)s.off + 1);
     if (n > 0)
         gort__write_str(fd, buf);
 }
@@ -117,7 +125,7 @@ void gort__print_backtrace(int fd, int skip)
     void *pcs[64];
     int n = backtrace(pcs, 64);
     for (int i = skip + 1; i < n; i++)
-        print_frame(fd, (uintptr_t)pcs[i]);
+        gort__print_frame(fd, (uintptr_t)pcs[i]);
     if (n == 64)
         gort__write_str(fd, "...additional frames elided...\n");
 }

@@ -429,6 +429,7 @@ void gort__rescue_probe(struct p *pp)
 #if defined(__x86_64__)
 #define CTX_PC(uc) ((uintptr_t)(uc)->uc_mcontext.gregs[REG_RIP])
 #define CTX_SP(uc) ((uintptr_t)(uc)->uc_mcontext.gregs[REG_RSP])
+#define CTX_FP(uc) ((uintptr_t)(uc)->uc_mcontext.gregs[REG_RBP])
 /* The kernel's rt_sigframe starts with the restorer address, 8 bytes
  * before the ucontext the handler is given. */
 #define FRAME_HEAD 8
@@ -436,12 +437,14 @@ void gort__rescue_probe(struct p *pp)
 #elif defined(__aarch64__)
 #define CTX_PC(uc) ((uintptr_t)(uc)->uc_mcontext.pc)
 #define CTX_SP(uc) ((uintptr_t)(uc)->uc_mcontext.sp)
+#define CTX_FP(uc) ((uintptr_t)(uc)->uc_mcontext.regs[29])
 /* rt_sigframe: the siginfo, then the ucontext. */
 #define FRAME_HEAD sizeof(siginfo_t)
 #define RED_ZONE 0
 #else
 #define CTX_PC(uc) ((uintptr_t)0)
 #define CTX_SP(uc) ((uintptr_t)0)
+#define CTX_FP(uc) ((uintptr_t)0)
 #define FRAME_HEAD 0
 #define RED_ZONE 0
 #endif
@@ -501,10 +504,19 @@ static ucontext_t *frame_uc(void *frame)
     return (ucontext_t *)((char *)frame + FRAME_HEAD);
 }
 
+void gort__sigframe_regs(void *frame, uintptr_t *pc, uintptr_t *fp)
+{
+    ucontext_t *uc = frame_uc(frame);
+    *pc = CTX_PC(uc);
+    *fp = CTX_FP(uc);
+}
+
 /* A preempted goroutine yields to the global queue, behind the others
  * (Go's gopreempt_m); dumps show it as "preempted" meanwhile. */
-static void preempt_yield(struct g *gp)
+static void preempt_yield(struct g *gp, bool async)
 {
+    struct p *pp = gort__getm()->p;
+    gort__count(async ? &pp->npreempt_async : &pp->npreempt_coop);
     gp->waitreason = waitReasonPreempted;
     gort__gswitch(ACT_YIELD_GLOBAL);
     gp->waitreason = waitReasonZero;
@@ -514,11 +526,12 @@ static void preempt_yield(struct g *gp)
 GORT_INTERNAL void gort__asyncpreempt2(void *frame);
 void gort__asyncpreempt2(void *frame)
 {
-    (void)frame;
     struct m *mp = gort__getm();
     struct g *gp = mp->curg;
     bool wired = gort__wire(mp, gp);
-    preempt_yield(gp);
+    gp->sigframe = frame;   /* dumps unwind through it (traceback.c) */
+    preempt_yield(gp, true);
+    gp->sigframe = NULL;
     if (wired)
         gort__unwire(gp);
 }
@@ -531,7 +544,7 @@ void gort__preempt_slow(void)
         return;
     struct g *gp = mp->curg;
     if (atomic_load_explicit(&gp->preempt, memory_order_relaxed))
-        preempt_yield(gp);
+        preempt_yield(gp, false);
 }
 
 /* Leaves a rescued system call (syscall.c). */
@@ -610,6 +623,9 @@ static bool try_rescue(struct m *mp, struct g *gp, ucontext_t *uc)
     mp->oldp = pp;
     mp->insyscall = 1;
     gp->rescued = true;
+    gp->syscallpc = pc + 1;     /* an exact pc, stored as a return address */
+    gp->syscallfp = CTX_FP(uc);
+    gp->waitsince = atomic_load_explicit(&gort__coarse.now, memory_order_relaxed);
     atomic_store_explicit(&gp->status, _Gsyscall, memory_order_relaxed);
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
     mp->p = NULL;
