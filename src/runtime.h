@@ -745,6 +745,8 @@ GORT_INTERNAL bool gort__pc_in_gort(uintptr_t pc);
 GORT_INTERNAL void gort__sigquit(void *info, void *ctx);
 /* sysmon's half: prints the dump SIGQUIT asked for, exits 2. */
 GORT_INTERNAL _Noreturn void gort__sigquit_dump(void);
+/* Loads what the SIGQUIT handler's unwinder needs, outside any handler. */
+GORT_INTERNAL void gort__traceback_init(void);
 /* Every goroutine with its state and backtrace (checkdead, fatal errors:
  * the world is stopped or dying, allgs is read without sched.lock). */
 GORT_INTERNAL void gort__dump_all_locked(int fd);

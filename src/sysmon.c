@@ -190,6 +190,7 @@ static void *sysmon(void *unused)
     pthread_sigmask(SIG_SETMASK, &all, NULL);
     gort__preempt_calibrate();
     coarse_tick(gort_nanotime());
+    gort__traceback_init();
     int64_t delay = 20, idle = 0;    /* us */
     bool running = false;
     int64_t lasttrace = 0, stranded = 0;

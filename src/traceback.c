@@ -64,6 +64,7 @@
  */
 #include "runtime.h"
 
+#include <execinfo.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -574,6 +575,43 @@ static void quit_body(wbuf *w, struct g **gs, size_t ng, bool sym)
     dumpregs(w);
 }
 
+/* The interrupted code's frames by CFI (libgcc's unwinder, through the
+ * signal frame; it stops at gort__gostart, whose return address is
+ * undefined): right for code without frame pointers too, libc's
+ * included.  backtrace(3) loads libgcc_s on its first call, which is
+ * not safe in a handler: gort__traceback_init calls it once early.
+ * false if the interrupted pc is not among the frames. */
+static bool unwind_here(frames *f, uintptr_t pc)
+{
+    void *pcs[TB_MAX + 8];
+    int n = backtrace(pcs, TB_MAX + 8);
+    int i = 0;
+    while (i < n && (uintptr_t)pcs[i] != pc)
+        i++;
+    if (i >= n)
+        return false;
+    f->n = 0;
+    f->more = n == TB_MAX + 8;
+    f->pc[f->n++] = pc + 1;
+    for (i++; i < n && f->n < TB_MAX; i++) {
+        uintptr_t ret = (uintptr_t)pcs[i];
+        if (ret_in(ret, gort__gostart)) {
+            /* The last frame before the entry is gort__goentry's. */
+            if (f->n > 1)
+                f->n--;
+            break;
+        }
+        f->pc[f->n++] = ret;
+    }
+    return true;
+}
+
+void gort__traceback_init(void)
+{
+    void *pcs[2];
+    (void)backtrace(pcs, 2);
+}
+
 void gort__sigquit(void *info_, void *ctx)
 {
     siginfo_t *info = info_;
@@ -601,9 +639,9 @@ void gort__sigquit(void *info_, void *ctx)
     quit.f.n = 0;
     if (gp && gp->stack.lo &&
         atomic_load(&gp->status) == _Grunning) {
-        /* The stack it runs on, if the pc is on it (not mid-switch). */
         quit.gp = gp;
-        fpwalk(&quit.f, quit.pc + 1, fp, gp->stack.lo, gp->stack.hi, NULL);
+        if (!unwind_here(&quit.f, quit.pc))
+            fpwalk(&quit.f, quit.pc + 1, fp, gp->stack.lo, gp->stack.hi, NULL);
     }
     wbuf w = {.fd = 2, .n = 0};
     wput(&w, "SIGQUIT: quit\nPC=");

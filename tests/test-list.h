@@ -7,3 +7,4 @@
 #include "list-defer.h"
 #include "list-chan.h"
 #include "list-time.h"
+#include "list-debug.h"
