@@ -92,7 +92,8 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A) include/gort.h | $(BUILD)/examples
 tests: $(TEST_BIN)
 
 $(TEST_BIN): $(TEST_SRCS) tests/test-list.h tests/task.h $(LIB_A) | $(BUILD)/tests
-	$(CC) $(CFLAGS_APP) -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS_APP) $(if $(filter 1,$(HAVE_LIBDW)),-DGORT_HAVE_LIBDW=1) \
+	    -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS)
 
 # The whole suite: each test in its own child with a timeout.
 test: $(TEST_BIN) check-exports check-helpers
