@@ -3,6 +3,7 @@
 #   make            libgort.a, libgort.so, examples, tests
 #   make test       the whole suite; last line "N passed, N failed"
 #   make demo       builds and runs examples/tour
+#   make test-gdb   gdb (batch) lists and backtraces goroutines
 #   make bench      C workloads beside the same workloads in Go
 #   make install PREFIX=/usr/local
 #
@@ -50,7 +51,7 @@ TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all lib examples tests test demo bench install clean check-exports check-helpers
+.PHONY: all lib examples tests test demo bench install clean check-exports check-helpers test-gdb
 
 all: lib examples tests
 
@@ -68,6 +69,9 @@ $(BUILD)/obj/%.o: src/%.c src/runtime.h include/gort.h | $(BUILD)/obj
 	$(CC) $(CFLAGS_LIB) -c $< -o $@.tmp
 	$(OBJCOPY) $(GORT_TEXT) $@.tmp $@
 	rm -f $@.tmp
+
+# traceback.o carries tools/gort-gdb.py (.debug_gdb_scripts, .incbin).
+$(BUILD)/obj/traceback.o: tools/gort-gdb.py
 
 $(BUILD)/obj/switch.o: $(LIB_ASM) | $(BUILD)/obj
 	$(CC) $(CFLAGS_LIB) -c $< -o $@.tmp
@@ -98,6 +102,19 @@ $(TEST_BIN): $(TEST_SRCS) tests/test-list.h tests/task.h $(LIB_A) | $(BUILD)/tes
 # The whole suite: each test in its own child with a timeout.
 test: $(TEST_BIN) check-exports check-helpers
 	./$(TEST_BIN)
+
+# gdb in batch mode on 100 parked goroutines, the program linked with
+# libgort.a and with libgort.so: tools/gort-gdb.py, auto-loaded from the
+# .debug_gdb_scripts section, lists them and backtraces one
+# (tests/gdb/run.sh; GDB_TEST_VERBOSE=1 shows gdb's output).
+test-gdb: $(LIB_A) $(LIB_SO)
+	mkdir -p $(BUILD)/gdb
+	ln -sf ../libgort.so $(BUILD)/gdb/libgort.so.0
+	$(CC) $(CFLAGS_APP) tests/gdb/parked.c -o $(BUILD)/gdb/parked-static $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS_APP) tests/gdb/parked.c -o $(BUILD)/gdb/parked-shared \
+	    -L$(BUILD) -lgort -Wl,-rpath,$(abspath $(BUILD)/gdb) -pthread
+	tests/gdb/run.sh $(BUILD)/gdb/parked-static
+	tests/gdb/run.sh $(BUILD)/gdb/parked-shared
 
 # gort must call no compiler-runtime helper (libgcc's outline atomics,
 # 128-bit arithmetic, ...): such code is linked into the program's text,

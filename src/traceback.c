@@ -76,6 +76,20 @@
 
 #define TB_MAX 64
 
+/* gdb support: tools/gort-gdb.py rides in the .debug_gdb_scripts section
+ * as an inline script (gdb's type 4: a name line, then the text), so gdb
+ * finds it in the program itself when linked statically and in
+ * libgort.so when linked dynamically; this object is always linked (the
+ * deadlock report calls it).  gdb runs it once the file is in its
+ * auto-load safe path (docs/debugging.md).  The build runs from the top
+ * of the tree, where .incbin finds the file (Makefile: a dependency). */
+__asm__(".pushsection .debug_gdb_scripts, \"MS\", %progbits, 1\n"
+        ".byte 4\n"
+        ".ascii \"gort-gdb.py\\n\"\n"
+        ".incbin \"tools/gort-gdb.py\"\n"
+        ".byte 0\n"
+        ".popsection\n");
+
 extern char __start_gort_text[] __attribute__((weak));
 extern char __stop_gort_text[] __attribute__((weak));
 GORT_INTERNAL void gort__gostart(void);
