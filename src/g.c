@@ -31,7 +31,9 @@
 #define sched gort__sched
 #define GOID_BATCH 16
 
-static const char *const waitreason_strings[] = {
+/* Not static: tools/gort-gdb.py reads it by name. */
+GORT_INTERNAL const char *const gort__waitreason_strings[waitReasonCount];
+__attribute__((used)) const char *const gort__waitreason_strings[waitReasonCount] = {
 #define X(name, str) [name] = str,
     GORT_WAIT_REASONS(X)
 #undef X
@@ -41,7 +43,7 @@ const char *gort__waitreason_string(int r)
 {
     if (r < 0 || r >= waitReasonCount)
         return "unknown";
-    return waitreason_strings[r];
+    return gort__waitreason_strings[r];
 }
 
 int64_t gort__newgoid(struct p *pp)

@@ -99,7 +99,7 @@ def _find(goid):
 def _waitreason(gp):
     r = int(gp["waitreason"])
     try:
-        return gdb.parse_and_eval("waitreason_strings")[r].string()
+        return gdb.parse_and_eval("gort__waitreason_strings")[r].string()
     except (gdb.error, gdb.MemoryError):
         return str(r)
 
