@@ -139,6 +139,9 @@ def _frames(gp, limit=32):
 def _where(gp):
     """The innermost function outside gort a goroutine is in, if any."""
     st = int(gp["status"])
+    if st == 3:
+        pc = int(gp["syscallpc"])
+        return _sym(pc - 1) if pc else None
     if st not in (1, 4, 9) or int(gp["sp"].cast(gdb.lookup_type("long"))) == 0:
         return None
     lo, hi = _gort_text()
