@@ -343,14 +343,6 @@ typedef struct p {
     uint32_t syscalltick;
     _Atomic uint64_t nschedtick; /* 64-bit copy for gort_proc_stats */
     _Atomic uint64_t nsteal;
-    /* Counters for gort_read_stats (stats.c), each written only by the M
-     * holding this P (relaxed load + store, no read-modify-write), read by
-     * anyone: goroutine starts (every switch to a G, runnext included),
-     * parks, preemptions (cooperative, by signal), P hand-offs by
-     * gort_syscall_enter.  ntimerfired is written under timerslock. */
-    _Atomic uint64_t nswitch, npark;
-    _Atomic uint64_t npreempt_coop, npreempt_async, nsyscallhandoff;
-    _Atomic uint64_t ntimerfired;
     int64_t goidcache, goidcacheend;
 
     /* Local run queue: Go's lock-free ring.  Only the owner writes tail and
@@ -393,6 +385,17 @@ typedef struct p {
     uint32_t sm_schedtick, sm_syscalltick;
     int64_t sm_schedwhen, sm_syscallwhen, sm_probewhen;
     int64_t sm_runwhen;         /* last probe found its thread running */
+
+    /* Counters for gort_read_stats (stats.c), each written only by the M
+     * holding this P (relaxed load + store, no read-modify-write), read by
+     * anyone: goroutine starts (every switch to a G, runnext included),
+     * parks, preemptions (cooperative, by signal), P hand-offs by
+     * gort_syscall_enter.  ntimerfired is written under timerslock.  On
+     * lines of their own at the end, so that the layout of the fields
+     * above (run queue heads and tails that thieves touch) is as before. */
+    _Alignas(64) _Atomic uint64_t nswitch, npark;
+    _Atomic uint64_t npreempt_coop, npreempt_async, nsyscallhandoff;
+    _Atomic uint64_t ntimerfired;
 } p_t;
 
 /* The global run queue: a FIFO of batches.  A batch is a chain of Gs
