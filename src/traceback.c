@@ -192,13 +192,21 @@ static bool ret_in(uintptr_t ret, void (*fn)(void))
     return ret - (uintptr_t)fn < 48;
 }
 
+/* A return address into the goroutine entry.  gort__sigtramp follows
+ * gort__gostart in switch.S, within the 48 bytes ret_in looks at. */
+static bool ret_is_entry(uintptr_t ret)
+{
+    return ret_in(ret, gort__gostart) && !ret_in(ret, gort__sigtramp);
+}
+
 /* Walks the frame-pointer chain from fp (within [lo, hi)), after pc0 (a
- * return address; 0: none).  Only reads memory in [lo, hi). */
-static void fpwalk(frames *f, uintptr_t pc0, uintptr_t fp, uintptr_t lo,
-                   uintptr_t hi, void *sigframe)
+ * return address, or an exact pc + 1 if pc0_exact; 0: none).  Only reads memory in [lo, hi). */
+static void fpwalk(frames *f, uintptr_t pc0, bool pc0_exact, uintptr_t fp,
+                   uintptr_t lo, uintptr_t hi, void *sigframe)
 {
     f->n = 0;
     f->more = false;
+    bool exact = pc0_exact; /* the last pc is an exact one (pc + 1) */
     if (pc0)
         f->pc[f->n++] = pc0;
     while (f->n < TB_MAX) {
@@ -208,22 +216,28 @@ static void fpwalk(frames *f, uintptr_t pc0, uintptr_t fp, uintptr_t lo,
         uintptr_t ret = ((const uintptr_t *)fp)[1];
         if (ret == 0)
             return;
-        if (ret_in(ret, gort__gostart)) {
-            /* The frame at fp is gort__goentry's: not shown. */
-            if (f->n > 0)
+        if (ret_is_entry(ret)) {
+            /* The frame at fp is gort__goentry's: not shown.  (Unless the
+             * last pc is the interrupted one, of a function that set up
+             * no frame, a leaf: then fp was its caller's.) */
+            if (f->n > 0 && !exact)
                 f->n--;
             return;
         }
-        if (sigframe && ret_in(ret, gort__sigtramp)) {
+        if (ret_in(ret, gort__sigtramp)) {
+            if (!sigframe)
+                return;     /* the trampoline zeroed the frame pointer */
             /* Preempted by signal: go on in the interrupted code. */
             uintptr_t ipc, ifp;
             gort__sigframe_regs(sigframe, &ipc, &ifp);
             sigframe = NULL;
             f->pc[f->n++] = ipc + 1;
+            exact = true;
             fp = ifp;
             continue;
         }
         f->pc[f->n++] = ret;
+        exact = false;
         if (next <= fp)
             return;
         fp = next;
@@ -242,9 +256,9 @@ static void walk_saved(frames *f, uintptr_t sp, uintptr_t lo, uintptr_t hi,
         return;
     const uintptr_t *s = (const uintptr_t *)sp;
 #if defined(__x86_64__)
-    fpwalk(f, s[7], s[6], lo, hi, sigframe);
+    fpwalk(f, s[7], false, s[6], lo, hi, sigframe);
 #elif defined(__aarch64__)
-    fpwalk(f, s[1], s[0], lo, hi, sigframe);
+    fpwalk(f, s[1], false, s[0], lo, hi, sigframe);
 #else
     (void)s;
     (void)sigframe;
@@ -286,7 +300,7 @@ static void snap_g(struct g *gp, gsnap *s, bool probe)
         }
         if (ok) {
             if (st == _Gsyscall)
-                fpwalk(&s->f, gp->syscallpc, gp->syscallfp, lo, hi, NULL);
+                fpwalk(&s->f, gp->syscallpc, gp->rescued, gp->syscallfp, lo, hi, NULL);
             else
                 walk_saved(&s->f, (uintptr_t)sp, lo, hi, gp->sigframe);
         }
@@ -470,7 +484,7 @@ static struct g **copy_allgs(size_t *ng)
 static __attribute__((noinline)) void walk_self(frames *f, struct g *gp)
 {
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
-    fpwalk(f, 0, fp, fp, gp->stack.hi, NULL);
+    fpwalk(f, 0, false, fp, fp, gp->stack.hi, NULL);
 }
 
 void gort_dump_goroutines(int fd)
@@ -609,7 +623,7 @@ static bool unwind_here(frames *f, uintptr_t pc)
     f->pc[f->n++] = pc + 1;
     for (i++; i < n && f->n < TB_MAX; i++) {
         uintptr_t ret = (uintptr_t)pcs[i];
-        if (ret_in(ret, gort__gostart)) {
+        if (ret_is_entry(ret)) {
             /* The last frame before the entry is gort__goentry's. */
             if (f->n > 1)
                 f->n--;
@@ -655,7 +669,7 @@ void gort__sigquit(void *info_, void *ctx)
         atomic_load(&gp->status) == _Grunning) {
         quit.gp = gp;
         if (!unwind_here(&quit.f, quit.pc))
-            fpwalk(&quit.f, quit.pc + 1, fp, gp->stack.lo, gp->stack.hi, NULL);
+            fpwalk(&quit.f, quit.pc + 1, true, fp, gp->stack.lo, gp->stack.hi, NULL);
     }
     wbuf w = {.fd = 2, .n = 0};
     wput(&w, "SIGQUIT: quit\nPC=");

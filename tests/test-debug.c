@@ -337,6 +337,46 @@ TEST_IMPL(debug_dump_running_2p)
     return 0;
 }
 
+/* A hog with no calls in its loop, preempted by signal: runnable, and
+ * unwound through the signal frame into the loop it was stopped in. */
+static atomic_int dhog_go;
+
+static void dbg_hog(void *a)
+{
+    (void)a;
+    atomic_store(&dhog_go, 1);
+    while (atomic_load_explicit(&dhog_go, memory_order_relaxed) == 1)
+        ;
+    sink = 8;
+}
+
+static void preempted_main(void *arg)
+{
+    (void)arg;
+    int64_t id = gort_go(dbg_hog, NULL);
+    while (atomic_load(&dhog_go) == 0)
+        gort_yield();
+    const char *d = NULL;
+    for (int i = 0; i < 100; i++) {
+        gort_sleep(GORT_MS);    /* returns once the hog was preempted */
+        d = dump_now();
+        const char *sec = section(d, id);
+        if (sec && strstr(sec, "[runnable]:") && strstr(sec, "dbg_hog("))
+            break;
+    }
+    printf("%s", d);
+    expect_g(d, id, "[runnable]:", "dbg_hog(");
+    ASSERT_STR_CONTAINS(section(d, id), "created by preempted_main");
+    atomic_store(&dhog_go, 2);
+}
+
+TEST_IMPL(debug_dump_preempted_1p)
+{
+    unsetenv("GORTDEBUG");
+    test_start(1, preempted_main, NULL);
+    return 0;
+}
+
 /* From a plain thread (no goroutine of its own): every goroutine. */
 static void *plain_dump(void *arg)
 {
@@ -409,6 +449,16 @@ TEST_IMPL(debug_deadlock_backtraces)
     return 0;
 }
 
+static void announce(void *a)
+{
+    (void)a;
+    struct g *g1 = find_g(1);
+    while (atomic_load(&g1->status) != _Gwaiting)
+        gort_sleep(GORT_MS);
+    printf("ready\n");
+    fflush(stdout);
+}
+
 /* The program a SIGQUIT test runs: goroutines parked in known places,
  * then "ready" on stdout; the signal comes from outside (the parent) or
  * from a goroutine raising it on its own thread. */
@@ -431,8 +481,7 @@ static void quit_main(void *arg)
         printf("still alive\n");
         return;
     }
-    printf("ready\n");
-    fflush(stdout);
+    gort_go(announce, NULL);        /* "ready" once we are parked */
     int v;
     gort_chan_recv(c_recv, &v);     /* until the signal */
     printf("still alive\n");
