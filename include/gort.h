@@ -734,9 +734,11 @@ GORT_EXPORT void gort_cond_broadcast(gort_cond *c);
  * running or syscall; ", N minutes" follows when it has waited a minute or
  * more (as Go).  Parked, runnable and syscall goroutines are unwound from
  * their saved context; the caller's own goroutine shows its own stack; a
- * goroutine running on another thread shows "goroutine running on other
- * thread; stack unavailable".  Safe to call from any thread; the program
- * is not stopped meanwhile.  SIGQUIT prints the same dump (after Go's
+ * goroutine running on another thread is asked for its frames by a
+ * signal (SIGURG, as preemption uses), and shows "goroutine running on
+ * other thread; stack unavailable" (Go's line) if it does not answer
+ * within 100 ms.  Safe to call from any thread; the program is not
+ * stopped meanwhile (one dump at a time).  SIGQUIT prints the same dump (after Go's
  * "SIGQUIT: quit" lines, with the registers after it) and exits 2, unless
  * the program installed its own SIGQUIT handler before gort started. */
 GORT_EXPORT void gort_dump_goroutines(int fd);

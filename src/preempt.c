@@ -238,6 +238,14 @@ static void signal_m(struct m *mp, uint32_t req)
         atomic_store(&mp->signalpending, 0);
 }
 
+/* A goroutine dump's request: always a signal of its own (one already
+ * pending may have been taken by the handler before the bit was set). */
+void gort__signal_dump(struct m *mp)
+{
+    atomic_fetch_or(&mp->preemptreq, PREEMPT_DUMP);
+    syscall(SYS_tgkill, getpid(), mp->procid, SIGURG);
+}
+
 static int rescue_state;    /* 0 not yet known (off), 1 on, -1 off */
 static int read_syscall(pid_t tid, long *nr, uintptr_t args[6]);
 static bool rescuable(long nr);
@@ -644,6 +652,8 @@ void gort__sigurg(int sig, void *info_, void *ctx)
         goto out;
     uint32_t req = atomic_exchange(&mp->preemptreq, 0);
     atomic_store(&mp->signalpending, 0);
+    if (req & PREEMPT_DUMP)
+        gort__dump_capture(mp, ctx);
     struct g *gp = mp->curg;
     if (!gp || !mp->p || mp->insyscall || !async_ok ||
         atomic_load_explicit(&gp->status, memory_order_relaxed) != _Grunning)

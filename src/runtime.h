@@ -291,6 +291,8 @@ typedef struct sudog {
 /* Ms and Ps                                                                */
 /* ------------------------------------------------------------------------ */
 
+#define GORT__TB_MAX 64             /* frames a dump shows of a goroutine */
+
 typedef struct m {
     int64_t id;
     void *g0sp;                 /* saved scheduler context (thread stack) */
@@ -326,6 +328,13 @@ typedef struct m {
     /* The blocking call sysmon saw this M in (for a rescue). */
     long rescue_nr;
     uintptr_t rescue_args[6];
+    /* A goroutine dump asked this M (PREEMPT_DUMP) for the frames of the
+     * goroutine it runs; its SIGURG handler fills these, then sets
+     * dumpack (traceback.c). */
+    _Atomic uint32_t dumpack;
+    int32_t dumpn;
+    int64_t dumpgoid;
+    uintptr_t dumppc[GORT__TB_MAX];
 } m_t;
 
 enum { _Pidle = 0, _Prunning = 1, _Psyscall = 2, _Pgcstop = 3, _Pdead = 4 };
@@ -705,7 +714,11 @@ GORT_INTERNAL extern gort__debugvars gort__debug;
 GORT_INTERNAL void gort__parse_env(void);
 
 /* preempt.c: sysmon's requests to an M, and the SIGURG side. */
-enum { PREEMPT_YIELD = 1, PREEMPT_RESCUE = 2 };
+enum { PREEMPT_YIELD = 1, PREEMPT_RESCUE = 2, PREEMPT_DUMP = 4 };
+/* Asks mp (by SIGURG) for the frames of the goroutine it runs. */
+GORT_INTERNAL void gort__signal_dump(struct m *mp);
+/* The SIGURG handler's half of that (traceback.c). */
+GORT_INTERNAL void gort__dump_capture(struct m *mp, void *ctx);
 GORT_INTERNAL void gort__preempt_init(void);
 GORT_INTERNAL void gort__preempt_calibrate(void);
 GORT_INTERNAL void gort__preemptone(struct p *pp, int64_t now);

@@ -27,8 +27,13 @@
  * was called (its return address and the caller's frame pointer, saved
  * there); one stopped by asynchronous preemption continues through the
  * signal frame it was interrupted with (g.sigframe) into the interrupted
- * code.  A goroutine running on another thread is printed as Go prints
- * it: "goroutine running on other thread; stack unavailable".
+ * code.  A goroutine running on another thread is asked for its stack:
+ * the dumper sends its M a SIGURG with PREEMPT_DUMP (preempt.c), whose
+ * handler walks the frame-pointer chain from the interrupted context,
+ * within the goroutine's stack bounds (memory reads and a copy into the
+ * M: nothing that could block or allocate), into the M's buffer; Go
+ * prints "goroutine running on other thread; stack unavailable" there,
+ * which gort prints for an M that does not answer within 100 ms.
  *
  * Which frames.  Go hides runtime frames (GOTRACEBACK=all).  gort hides
  * the innermost run of its own frames (the switch, gopark, the channel
@@ -74,7 +79,7 @@
 
 #define sched gort__sched
 
-#define TB_MAX 64
+#define TB_MAX GORT__TB_MAX
 
 /* gdb support: tools/gort-gdb.py rides in the .debug_gdb_scripts section
  * as an inline script (gdb's type 4: a name line, then the text), so gdb
@@ -400,6 +405,108 @@ static void print_header(wbuf *w, struct g *gp, uint32_t st, int64_t now)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Goroutines running on other threads                                      */
+/* ------------------------------------------------------------------------ */
+
+/* The frames of goroutines running on other Ms, captured for the dump in
+ * progress (dumplock serializes dumps: the per-M buffers are shared). */
+typedef struct runcap {
+    int64_t goid;
+    frames f;
+} runcap;
+static gort__mutex dumplock;
+static runcap *runcaps;
+static int nruncaps;
+
+/* In the SIGURG handler of mp (PREEMPT_DUMP): the frame-pointer chain of
+ * the goroutine it runs, from the interrupted context.  Reads only that
+ * goroutine's stack, within its bounds; writes only mp's buffer. */
+void gort__dump_capture(struct m *mp, void *ctx)
+{
+    ucontext_t *uc = ctx;
+    struct g *gp = mp->curg;
+    mp->dumpn = 0;
+    mp->dumpgoid = 0;
+    if (gp && gp->stack.lo &&
+        atomic_load_explicit(&gp->status, memory_order_relaxed) == _Grunning) {
+#if defined(__x86_64__)
+        uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+        uintptr_t fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+#elif defined(__aarch64__)
+        uintptr_t pc = (uintptr_t)uc->uc_mcontext.pc;
+        uintptr_t fp = (uintptr_t)uc->uc_mcontext.regs[29];
+#else
+        uintptr_t pc = 0, fp = 0;
+#endif
+        frames f;
+        fpwalk(&f, pc + 1, true, fp, gp->stack.lo, gp->stack.hi, NULL);
+        memcpy(mp->dumppc, f.pc, (size_t)f.n * sizeof f.pc[0]);
+        mp->dumpn = f.n;
+        mp->dumpgoid = gp->goid;
+    }
+    atomic_store_explicit(&mp->dumpack, 1, memory_order_release);
+}
+
+/* Asks every M that runs a goroutine (but self) for its frames by
+ * SIGURG and waits up to 100 ms for the answers.  What the handlers
+ * captured ends up in runcaps; an M that did not answer in time (signals
+ * blocked, its goroutine done) leaves its goroutine "stack unavailable",
+ * as Go prints it. */
+static void capture_running(struct m *self)
+{
+    nruncaps = 0;
+    gort__lock(&sched.lock);
+    int n = 0;
+    for (struct m *mp = sched.allm; mp; mp = mp->alllink)
+        n++;
+    struct m **ms = malloc((size_t)(n ? n : 1) * sizeof *ms);
+    int k = 0;
+    for (struct m *mp = sched.allm; ms && mp; mp = mp->alllink) {
+        struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
+        if (mp != self && mp->procid && gp &&
+            atomic_load(&gp->status) == _Grunning)
+            ms[k++] = mp;
+    }
+    gort__unlock(&sched.lock);
+    if (!ms || k == 0) {
+        free(ms);
+        return;
+    }
+    runcaps = realloc(runcaps, (size_t)k * sizeof *runcaps);
+    if (!runcaps) {
+        free(ms);
+        return;
+    }
+    for (int i = 0; i < k; i++) {
+        atomic_store(&ms[i]->dumpack, 0);
+        gort__signal_dump(ms[i]);
+    }
+    int64_t deadline = gort_nanotime() + 100 * GORT_MS;
+    for (int i = 0; i < k; i++) {
+        while (!atomic_load_explicit(&ms[i]->dumpack, memory_order_acquire) &&
+               gort_nanotime() < deadline)
+            gort__usleep(100);
+        if (!atomic_load_explicit(&ms[i]->dumpack, memory_order_acquire) ||
+            ms[i]->dumpgoid == 0)
+            continue;
+        runcap *c = &runcaps[nruncaps++];
+        c->goid = ms[i]->dumpgoid;
+        c->f.n = ms[i]->dumpn;
+        c->f.more = false;
+        memcpy(c->f.pc, ms[i]->dumppc, (size_t)c->f.n * sizeof c->f.pc[0]);
+    }
+    free(ms);
+}
+
+static const frames *runcap_of(int64_t goid)
+{
+    for (int i = 0; i < nruncaps; i++)
+        if (runcaps[i].goid == goid)
+            return &runcaps[i].f;
+    return NULL;
+}
+
 /* One goroutine: header, frames, "created by".  f: its frames when the
  * caller has them (itself, or the interrupted one), else from s. */
 static void print_g(wbuf *w, const gsnap *s, const frames *f, bool sym,
@@ -407,8 +514,11 @@ static void print_g(wbuf *w, const gsnap *s, const frames *f, bool sym,
 {
     struct g *gp = s->gp;
     print_header(w, gp, f ? _Grunning : s->status, now);
+    const frames *rf = NULL;
     if (f) {
         print_frames(w, f, sym);
+    } else if (s->status == _Grunning && (rf = runcap_of(gp->goid)) != NULL) {
+        print_frames(w, rf, sym);   /* captured on its own thread */
     } else if (s->status == _Grunning) {
         wput(w, "\tgoroutine running on other thread; stack unavailable\n");
     } else if (s->have_frames) {
@@ -498,15 +608,21 @@ void gort_dump_goroutines(int fd)
         walk_self(&selff, self);
         ff = &selff;
     }
+    gort__lock(&dumplock);
+    capture_running(gort__getm());
     size_t ng;
     struct g **gs = copy_allgs(&ng);
     if (!gs) {
         wput(&w, "gort_dump_goroutines: out of memory\n");
         wflush(&w);
+        nruncaps = 0;
+        gort__unlock(&dumplock);
         return;
     }
     dump_gs(&w, gs, ng, ff ? self : NULL, ff, true, true);
     wflush(&w);
+    nruncaps = 0;
+    gort__unlock(&dumplock);
     free(gs);
 }
 
@@ -528,6 +644,7 @@ static struct {
     _Atomic int state;          /* 0 none, 1 handler ran, 2 sysmon done */
     uintptr_t pc;
     int64_t mid;                /* interrupted M, -1 if not an M */
+    struct m *m;                /* ... and the M itself, or NULL */
     int code;
     struct g *gp;               /* interrupted goroutine, or NULL */
     frames f;                   /* its frames */
@@ -663,6 +780,7 @@ void gort__sigquit(void *info_, void *ctx)
     struct m *mp = gort__getm();
     quit.is_m = mp != NULL;
     quit.mid = mp ? mp->id : -1;
+    quit.m = mp;
     struct g *gp = mp ? mp->curg : NULL;
     quit.f.n = 0;
     if (gp && gp->stack.lo &&
@@ -720,8 +838,13 @@ void gort__sigquit_dump(void)
     gs = malloc((ng ? ng : 1) * sizeof *gs);
     if (gs && ng)
         memcpy(gs, sched.allgs, ng * sizeof *gs);
-    if (locked)
+    if (locked) {
         gort__unlock(&sched.lock);
+        /* The goroutines running elsewhere, by signal (not the
+         * interrupted M: it waits in the SIGQUIT handler). */
+        gort__lock(&dumplock);
+        capture_running(quit.m);
+    }
     wbuf w = {.fd = 2, .n = 0};
     quit_body(&w, gs ? gs : sched.allgs, ng, true);
     wflush(&w);
