@@ -193,7 +193,7 @@ AARCH64_TEST_SKIP ?= mmap_exhaustion stack_overflow_default \
 # Emulation slack for the per-test timeouts.
 AARCH64_TIMEOUT_SCALE ?= 2
 
-.PHONY: arch-smoke arch-smoke-native arch-smoke-aarch64 test-aarch64
+.PHONY: arch-smoke arch-smoke-native arch-smoke-aarch64 test-aarch64 test-gdb-aarch64
 
 $(BUILD)/tools:
 	mkdir -p $@
@@ -220,3 +220,13 @@ test-aarch64:
 	GORT_TEST_SKIP="$(AARCH64_TEST_SKIP)" \
 	GORT_TEST_TIMEOUT_SCALE=$(AARCH64_TIMEOUT_SCALE) $(AARCH64_QEMU) \
 	    $(AARCH64_BUILD)/tests/run-tests
+
+# tools/gort-gdb.py on aarch64: tests/gdb/parked.c cross-built (static),
+# run under qemu-user's gdb stub, debugged by gdb-multiarch.
+test-gdb-aarch64:
+	$(AARCH64_MAKE) lib
+	mkdir -p $(AARCH64_BUILD)/gdb
+	$(AARCH64_CC) $(CFLAGS_APP) tests/gdb/parked.c \
+	    -o $(AARCH64_BUILD)/gdb/parked-static $(AARCH64_BUILD)/libgort.a -pthread
+	GDB_QEMU="$(AARCH64_QEMU)" GDB_SYSROOT=/usr/aarch64-linux-gnu \
+	    tests/gdb/run.sh $(AARCH64_BUILD)/gdb/parked-static
