@@ -4,6 +4,7 @@
 #   make test       the whole suite; last line "N passed, N failed"
 #   make demo       builds and runs examples/tour
 #   make test-http  examples/http under wrk (needs wrk: apt-get install wrk)
+#   make test-gdb   gdb (batch) lists and backtraces goroutines
 #   make bench      C workloads beside the same workloads in Go
 #   make install PREFIX=/usr/local
 #
@@ -51,7 +52,7 @@ TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all lib examples tests test test-http demo bench install clean check-exports check-helpers
+.PHONY: all lib examples tests test test-http test-gdb demo bench install clean check-exports check-helpers
 
 all: lib examples tests
 
@@ -69,6 +70,9 @@ $(BUILD)/obj/%.o: src/%.c src/runtime.h include/gort.h | $(BUILD)/obj
 	$(CC) $(CFLAGS_LIB) -c $< -o $@.tmp
 	$(OBJCOPY) $(GORT_TEXT) $@.tmp $@
 	rm -f $@.tmp
+
+# traceback.o carries tools/gort-gdb.py (.debug_gdb_scripts, .incbin).
+$(BUILD)/obj/traceback.o: tools/gort-gdb.py
 
 $(BUILD)/obj/switch.o: $(LIB_ASM) | $(BUILD)/obj
 	$(CC) $(CFLAGS_LIB) -c $< -o $@.tmp
@@ -93,11 +97,25 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A) include/gort.h | $(BUILD)/examples
 tests: $(TEST_BIN)
 
 $(TEST_BIN): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB_A) | $(BUILD)/tests
-	$(CC) $(CFLAGS_APP) -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS_APP) $(if $(filter 1,$(HAVE_LIBDW)),-DGORT_HAVE_LIBDW=1) \
+	    -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS)
 
 # The whole suite: each test in its own child with a timeout.
 test: $(TEST_BIN) check-exports check-helpers
 	./$(TEST_BIN)
+
+# gdb in batch mode on 100 parked goroutines, the program linked with
+# libgort.a and with libgort.so: tools/gort-gdb.py, auto-loaded from the
+# .debug_gdb_scripts section, lists them and backtraces one
+# (tests/gdb/run.sh; GDB_TEST_VERBOSE=1 shows gdb's output).
+test-gdb: $(LIB_A) $(LIB_SO)
+	mkdir -p $(BUILD)/gdb
+	ln -sf ../libgort.so $(BUILD)/gdb/libgort.so.0
+	$(CC) $(CFLAGS_APP) tests/gdb/parked.c -o $(BUILD)/gdb/parked-static $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS_APP) tests/gdb/parked.c -o $(BUILD)/gdb/parked-shared \
+	    -L$(BUILD) -lgort -Wl,-rpath,$(abspath $(BUILD)/gdb) -pthread
+	tests/gdb/run.sh $(BUILD)/gdb/parked-static
+	tests/gdb/run.sh $(BUILD)/gdb/parked-shared
 
 # gort must call no compiler-runtime helper (libgcc's outline atomics,
 # 128-bit arithmetic, ...): such code is linked into the program's text,
@@ -184,7 +202,7 @@ AARCH64_TEST_SKIP ?= mmap_exhaustion stack_overflow_default \
 # Emulation slack for the per-test timeouts.
 AARCH64_TIMEOUT_SCALE ?= 2
 
-.PHONY: arch-smoke arch-smoke-native arch-smoke-aarch64 test-aarch64
+.PHONY: arch-smoke arch-smoke-native arch-smoke-aarch64 test-aarch64 test-gdb-aarch64
 
 $(BUILD)/tools:
 	mkdir -p $@
@@ -211,3 +229,13 @@ test-aarch64:
 	GORT_TEST_SKIP="$(AARCH64_TEST_SKIP)" \
 	GORT_TEST_TIMEOUT_SCALE=$(AARCH64_TIMEOUT_SCALE) $(AARCH64_QEMU) \
 	    $(AARCH64_BUILD)/tests/run-tests
+
+# tools/gort-gdb.py on aarch64: tests/gdb/parked.c cross-built (static),
+# run under qemu-user's gdb stub, debugged by gdb-multiarch.
+test-gdb-aarch64:
+	$(AARCH64_MAKE) lib
+	mkdir -p $(AARCH64_BUILD)/gdb
+	$(AARCH64_CC) $(CFLAGS_APP) tests/gdb/parked.c \
+	    -o $(AARCH64_BUILD)/gdb/parked-static $(AARCH64_BUILD)/libgort.a -pthread
+	GDB_QEMU="$(AARCH64_QEMU)" GDB_SYSROOT=/usr/aarch64-linux-gnu \
+	    tests/gdb/run.sh $(AARCH64_BUILD)/gdb/parked-static

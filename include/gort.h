@@ -724,6 +724,57 @@ GORT_EXPORT void gort_cond_wait(gort_cond *c, gort_mutex *mu);
 GORT_EXPORT void gort_cond_signal(gort_cond *c);
 GORT_EXPORT void gort_cond_broadcast(gort_cond *c);
 
+/* ------------------------------------------------------------------------ */
+/* Observability (docs/debugging.md)                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Prints every goroutine of the running gort_run to fd in Go's form:
+ *
+ *     goroutine 7 [chan receive, 2 minutes]:
+ *     gort_chan_recv(...)
+ *             /path/src/chan.c:412 +0x8b
+ *     consumer(...)
+ *             /path/app.c:31 +0x2f
+ *     created by main_goroutine
+ *             /path/app.c:52 +0x4c
+ *
+ * The status is the wait reason of a parked goroutine, else runnable,
+ * running or syscall; ", N minutes" follows when it has waited a minute or
+ * more (as Go).  Parked, runnable and syscall goroutines are unwound from
+ * their saved context; the caller's own goroutine shows its own stack; a
+ * goroutine running on another thread is asked for its frames by a
+ * signal (SIGURG, as preemption uses), and shows "goroutine running on
+ * other thread; stack unavailable" (Go's line) if it does not answer
+ * within 100 ms.  Safe to call from any thread; the program is not
+ * stopped meanwhile (one dump at a time).  SIGQUIT prints the same dump (after Go's
+ * "SIGQUIT: quit" lines, with the registers after it) and exits 2, unless
+ * the program installed its own SIGQUIT handler before gort started. */
+GORT_EXPORT void gort_dump_goroutines(int fd);
+
+/* Counters of the runtime since the process started (all runs), summed
+ * from per-P counters at read time (each a snapshot; they need not be
+ * mutually consistent to the last event). */
+typedef struct gort_stats {
+    int64_t goroutines;         /* alive now (gort_num_goroutine) */
+    int64_t ms;                 /* Ms (threads running goroutines) alive */
+    int64_t idle_ms;            /* ... of which idle */
+    int32_t procs;              /* Ps (GORTMAXPROCS) */
+    int32_t idle_procs;         /* Ps idle now */
+    uint64_t goroutines_created;/* made by gort_go since the start */
+    uint64_t context_switches;  /* goroutines switched to */
+    uint64_t steals;            /* successful run-queue steals */
+    uint64_t parks;             /* goroutines parked (blocked) */
+    uint64_t preempt_coop;      /* preempted at a gort call/preempt point */
+    uint64_t preempt_async;     /* preempted by signal (SIGURG) */
+    uint64_t syscall_handoffs;  /* Ps handed off by gort_syscall_enter */
+    uint64_t syscall_retakes;   /* Ps sysmon took from a blocked call */
+    uint64_t timers_fired;      /* runtime timer callbacks run (sleeps,
+                                   timers, tickers, gort_after) */
+    uint64_t netpoll_waits;     /* blocking waits of the netpoller */
+} gort_stats;
+/* Fills *out; 0, or -1 with errno = EINVAL for NULL. */
+GORT_EXPORT int gort_read_stats(gort_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,14 +7,21 @@
  * Frames come from the unwinder (backtrace(3), libgcc's CFI unwinder; the
  * goroutine entry in switch.S marks its return address undefined, so walks
  * end there cleanly).  Names and file:line come from DWARF through libdw
- * (elfutils) when gort was built with it; otherwise from dladdr, which
- * names only exported symbols, and the object file +offset.  Neither needs
- * the program to be linked with -rdynamic.
+ * (elfutils) when gort was built with it.  Without libdw (or where it
+ * knows no name), names come from the object's own symbol table (.symtab,
+ * read from the file once per object, static functions included), then
+ * from dladdr (exported symbols only), with the object file +offset in
+ * place of file:line.  None of them needs the program to be linked with
+ * -rdynamic.
  */
 #include "runtime.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <execinfo.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,37 +84,186 @@ static bool symbolize_dw(uintptr_t pc, char *fn, size_t fnsz, char *file,
 }
 #endif
 
-/* Describes one return address.  pc-1 points into the call instruction,
- * which is the line that matters. */
-static void print_frame(int fd, uintptr_t ret)
+/* ------------------------------------------------------------------------ */
+/* Symbol tables read from the objects' files (no libdw)                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct symobj {
+    uintptr_t base;             /* load bias (dlpi_addr) */
+    uintptr_t lo, hi;           /* its executable segments' span */
+    Elf64_Sym *syms;            /* STT_FUNC symbols only, or NULL */
+    size_t nsyms;
+    char *strs;
+} symobj;
+
+#define SYMOBJ_MAX 32
+static gort__mutex symtab_lock;
+static symobj symobjs[SYMOBJ_MAX];
+static int nsymobjs;
+
+/* Reads the .symtab (else .dynsym) of path into o (its functions). */
+static void symobj_load(symobj *o, const char *path)
 {
-    uintptr_t pc = ret - 1;
-    char fn[256] = "", file[512] = "", buf[900];
-    int line = 0;
-    uintptr_t off = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    Elf64_Ehdr eh;
+    Elf64_Shdr *sh = NULL;
+    Elf64_Sym *all = NULL;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof *sh ||
+        eh.e_shnum == 0)
+        goto out;
+    sh = malloc((size_t)eh.e_shnum * sizeof *sh);
+    if (!sh || pread(fd, sh, (size_t)eh.e_shnum * sizeof *sh,
+                     (off_t)eh.e_shoff) != (ssize_t)(eh.e_shnum * sizeof *sh))
+        goto out;
+    int tab = -1;
+    for (int i = 0; i < eh.e_shnum; i++) {
+        if (sh[i].sh_type == SHT_SYMTAB)
+            tab = i;
+        else if (sh[i].sh_type == SHT_DYNSYM && tab < 0)
+            tab = i;
+    }
+    if (tab < 0 || sh[tab].sh_link >= eh.e_shnum)
+        goto out;
+    Elf64_Shdr *st = &sh[tab], *ss = &sh[st->sh_link];
+    size_t n = st->sh_size / sizeof(Elf64_Sym);
+    all = malloc(st->sh_size ? st->sh_size : 1);
+    char *strs = malloc(ss->sh_size + 1);
+    if (!all || !strs ||
+        pread(fd, all, st->sh_size, (off_t)st->sh_offset) != (ssize_t)st->sh_size ||
+        pread(fd, strs, ss->sh_size, (off_t)ss->sh_offset) != (ssize_t)ss->sh_size) {
+        free(strs);
+        goto out;
+    }
+    strs[ss->sh_size] = '\0';
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ELF64_ST_TYPE(all[i].st_info) == STT_FUNC && all[i].st_value &&
+            all[i].st_name < ss->sh_size)
+            all[k++] = all[i];
+    o->syms = all;
+    o->nsyms = k;
+    o->strs = strs;
+    all = NULL;
+out:
+    free(all);
+    free(sh);
+    close(fd);
+}
+
+struct findobj {
+    uintptr_t pc;
+    uintptr_t base, lo, hi;
+    char path[512];
+    bool found;
+};
+
+static int findobj_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct findobj *f = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (f->pc >= lo && f->pc < hi) {
+            f->base = info->dlpi_addr;
+            f->lo = lo;
+            f->hi = hi;
+            const char *name = info->dlpi_name;
+            snprintf(f->path, sizeof f->path, "%s",
+                     name && name[0] ? name : "/proc/self/exe");
+            f->found = true;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The function containing pc from the symbol tables; false if none. */
+static bool symbolize_symtab(uintptr_t pc, char *fn, size_t fnsz,
+                             uintptr_t *off)
+{
+    bool ok = false;
+    gort__lock(&symtab_lock);
+    symobj *o = NULL;
+    for (int i = 0; i < nsymobjs; i++)
+        if (pc >= symobjs[i].lo && pc < symobjs[i].hi)
+            o = &symobjs[i];
+    if (!o && nsymobjs < SYMOBJ_MAX) {
+        struct findobj f = {.pc = pc, .found = false};
+        dl_iterate_phdr(findobj_cb, &f);
+        if (f.found) {
+            o = &symobjs[nsymobjs++];
+            o->base = f.base;
+            o->lo = f.lo;
+            o->hi = f.hi;
+            symobj_load(o, f.path);
+        }
+    }
+    if (o && o->syms) {
+        uintptr_t a = pc - o->base;
+        const Elf64_Sym *best = NULL;
+        for (size_t i = 0; i < o->nsyms && !best; i++) {
+            const Elf64_Sym *sy = &o->syms[i];
+            if (a >= sy->st_value && a < sy->st_value + sy->st_size)
+                best = sy;
+        }
+        if (best) {
+            snprintf(fn, fnsz, "%s", o->strs + best->st_name);
+            *off = a - best->st_value;
+            ok = true;
+        }
+    }
+    gort__unlock(&symtab_lock);
+    return ok;
+}
+
+void gort__symbolize(uintptr_t pc, gort__sym *out)
+{
+    out->fn[0] = out->file[0] = '\0';
+    out->line = 0;
+    out->off = 0;
     bool named = false;
 #ifdef GORT_HAVE_LIBDW
-    named = symbolize_dw(pc, fn, sizeof fn, file, sizeof file, &line, &off);
+    named = symbolize_dw(pc, out->fn, sizeof out->fn, out->file,
+                         sizeof out->file, &out->line, &out->off);
 #endif
+    if (!named)
+        named = symbolize_symtab(pc, out->fn, sizeof out->fn, &out->off);
     Dl_info info;
     if (!named && dladdr((void *)pc, &info) && info.dli_sname) {
-        snprintf(fn, sizeof fn, "%s", info.dli_sname);
-        off = pc - (uintptr_t)info.dli_saddr;
+        snprintf(out->fn, sizeof out->fn, "%s", info.dli_sname);
+        out->off = pc - (uintptr_t)info.dli_saddr;
         named = true;
     }
-    if (!file[0] && dladdr((void *)pc, &info) && info.dli_fname) {
-        snprintf(file, sizeof file, "%s", info.dli_fname);
-        line = -1;
-        off = pc - (uintptr_t)info.dli_fbase;
+    if (!out->file[0] && dladdr((void *)pc, &info) && info.dli_fname) {
+        snprintf(out->file, sizeof out->file, "%s", info.dli_fname);
+        out->line = -1;
+        out->off = pc - (uintptr_t)info.dli_fbase;
     }
+}
+
+/* Describes one return address.  pc-1 points into the call instruction,
+ * which is the line that matters. */
+void gort__print_frame(int fd, uintptr_t ret)
+{
+    gort__sym s;
+    char buf[900];
+    gort__symbolize(ret - 1, &s);
     int n;
-    if (line > 0)
+    if (s.line > 0)
         n = snprintf(buf, sizeof buf, "%s(...)\n\t%s:%d +0x%lx\n",
-                     named ? fn : "??", file, line, (unsigned long)off + 1);
+                     s.fn[0] ? s.fn : "??", s.file, s.line,
+                     (unsigned long)s.off + 1);
     else
         n = snprintf(buf, sizeof buf, "%s(...)\n\t%s +0x%lx\n",
-                     named ? fn : "??", file[0] ? file : "??",
-                     (unsigned long)off + 1);
+                     s.fn[0] ? s.fn : "??", s.file[0] ? s.file : "??",
+                     (unsigned long)s.off + 1);
     if (n > 0)
         gort__write_str(fd, buf);
 }
@@ -117,7 +273,7 @@ void gort__print_backtrace(int fd, int skip)
     void *pcs[64];
     int n = backtrace(pcs, 64);
     for (int i = skip + 1; i < n; i++)
-        print_frame(fd, (uintptr_t)pcs[i]);
+        gort__print_frame(fd, (uintptr_t)pcs[i]);
     if (n == 64)
         gort__write_str(fd, "...additional frames elided...\n");
 }

@@ -31,7 +31,9 @@
 #define sched gort__sched
 #define GOID_BATCH 16
 
-static const char *const waitreason_strings[] = {
+/* Not static: tools/gort-gdb.py reads it by name. */
+GORT_INTERNAL const char *const gort__waitreason_strings[waitReasonCount];
+__attribute__((used)) const char *const gort__waitreason_strings[waitReasonCount] = {
 #define X(name, str) [name] = str,
     GORT_WAIT_REASONS(X)
 #undef X
@@ -41,7 +43,7 @@ const char *gort__waitreason_string(int r)
 {
     if (r < 0 || r >= waitReasonCount)
         return "unknown";
-    return waitreason_strings[r];
+    return gort__waitreason_strings[r];
 }
 
 int64_t gort__newgoid(struct p *pp)
@@ -282,6 +284,9 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
     gp->lockedm = NULL;
     gp->lockedcount = 0;
     gp->waitreason = waitReasonZero;
+    gp->waitsince = 0;
+    gp->gopc = 0;
+    gp->sigframe = NULL;
     memset(&gp->tls, 0, sizeof gp->tls);
     struct g *cur = mp ? mp->curg : NULL;
     if (cur) {
@@ -320,7 +325,9 @@ nomem:
     return NULL;
 }
 
-int64_t gort_go_ex(void (*fn)(void *), void *arg, const gort_attr *attr)
+/* pc: the return address into gort_go's caller ("created by"). */
+static inline int64_t go_common(void (*fn)(void *), void *arg,
+                                const gort_attr *attr, uintptr_t pc)
 {
     if (!fn) {
         errno = EINVAL;
@@ -330,6 +337,7 @@ int64_t gort_go_ex(void (*fn)(void *), void *arg, const gort_attr *attr)
     struct g *gp = gort__newproc(fn, arg, attr, 0);
     if (!gp)
         return -1;
+    gp->gopc = pc;
     int64_t id = gp->goid;
     struct m *mp = gort__getm();
     if (mp && mp->p) {
@@ -347,9 +355,14 @@ int64_t gort_go_ex(void (*fn)(void *), void *arg, const gort_attr *attr)
     return id;
 }
 
+int64_t gort_go_ex(void (*fn)(void *), void *arg, const gort_attr *attr)
+{
+    return go_common(fn, arg, attr, (uintptr_t)__builtin_return_address(0));
+}
+
 int64_t gort_go(void (*fn)(void *), void *arg)
 {
-    return gort_go_ex(fn, arg, NULL);
+    return go_common(fn, arg, NULL, (uintptr_t)__builtin_return_address(0));
 }
 
 int64_t gort_self(void)
@@ -420,31 +433,4 @@ void gort__goexit_end(void)
         gort__unlock(&sched.lock);
     }
     gort__goexit1();
-}
-
-void gort__print_goroutine_headers(int fd)
-{
-    /* Called with the world stopped (checkdead: every M idle) or while
-     * dying; reads allgs without locking. */
-    char buf[160];
-    for (size_t i = 0; i < sched.nallgs; i++) {
-        struct g *gp = sched.allgs[i];
-        uint32_t st = atomic_load(&gp->status);
-        if (st == _Gdead || gp->gen != atomic_load(&sched.gen))
-            continue;
-        const char *what = st == _Gwaiting ? gort__waitreason_string(gp->waitreason)
-                         : st == _Grunnable ? "runnable"
-                         : st == _Grunning ? "running" : "syscall";
-        int n = snprintf(buf, sizeof buf, "goroutine %lld [%s]:\n",
-                         (long long)gp->goid, what);
-        if (write(fd, buf, (size_t)n) < 0)
-            return;
-        if (gp->name) {
-            n = snprintf(buf, sizeof buf, "\tname: %s\n", gp->name);
-            if (write(fd, buf, (size_t)n) < 0)
-                return;
-        }
-        if (write(fd, "\n", 1) < 0)
-            return;
-    }
 }

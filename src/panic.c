@@ -115,7 +115,7 @@ void gort__exit2(void)
 }
 
 /* Only the first dying thread reports; the others wait for the exit. */
-static void begin_dying(void)
+void gort__begin_dying(void)
 {
     if (atomic_fetch_add(&dying, 1) != 0) {
         for (;;)
@@ -139,7 +139,7 @@ static void print_current_goroutine(int skip)
 
 static _Noreturn void die(const char *prefix, const char *msg)
 {
-    begin_dying();
+    gort__begin_dying();
     gort__write_str(2, prefix);
     gort__write_str(2, msg);
     gort__write_str(2, "\n\n");
@@ -296,7 +296,7 @@ static void print_panics(panicrec *p)
 
 static _Noreturn void fatalpanic(panicrec *p)
 {
-    begin_dying();
+    gort__begin_dying();
     print_panics(p);
     gort__write_str(2, "\n");
     print_current_goroutine(2);

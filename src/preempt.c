@@ -239,6 +239,14 @@ static void signal_m(struct m *mp, uint32_t req)
         atomic_store(&mp->signalpending, 0);
 }
 
+/* A goroutine dump's request: always a signal of its own (one already
+ * pending may have been taken by the handler before the bit was set). */
+void gort__signal_dump(struct m *mp)
+{
+    atomic_fetch_or(&mp->preemptreq, PREEMPT_DUMP);
+    syscall(SYS_tgkill, getpid(), mp->procid, SIGURG);
+}
+
 static int rescue_state;    /* 0 not yet known (off), 1 on, -1 off */
 static int read_syscall(pid_t tid, long *nr, uintptr_t args[6]);
 static bool rescuable(long nr);
@@ -428,6 +436,7 @@ void gort__rescue_probe(struct p *pp)
 #if defined(__x86_64__)
 #define CTX_PC(uc) ((uintptr_t)(uc)->uc_mcontext.gregs[REG_RIP])
 #define CTX_SP(uc) ((uintptr_t)(uc)->uc_mcontext.gregs[REG_RSP])
+#define CTX_FP(uc) ((uintptr_t)(uc)->uc_mcontext.gregs[REG_RBP])
 /* The kernel's rt_sigframe starts with the restorer address, 8 bytes
  * before the ucontext the handler is given. */
 #define FRAME_HEAD 8
@@ -435,12 +444,14 @@ void gort__rescue_probe(struct p *pp)
 #elif defined(__aarch64__)
 #define CTX_PC(uc) ((uintptr_t)(uc)->uc_mcontext.pc)
 #define CTX_SP(uc) ((uintptr_t)(uc)->uc_mcontext.sp)
+#define CTX_FP(uc) ((uintptr_t)(uc)->uc_mcontext.regs[29])
 /* rt_sigframe: the siginfo, then the ucontext. */
 #define FRAME_HEAD sizeof(siginfo_t)
 #define RED_ZONE 0
 #else
 #define CTX_PC(uc) ((uintptr_t)0)
 #define CTX_SP(uc) ((uintptr_t)0)
+#define CTX_FP(uc) ((uintptr_t)0)
 #define FRAME_HEAD 0
 #define RED_ZONE 0
 #endif
@@ -500,10 +511,19 @@ static ucontext_t *frame_uc(void *frame)
     return (ucontext_t *)((char *)frame + FRAME_HEAD);
 }
 
+void gort__sigframe_regs(void *frame, uintptr_t *pc, uintptr_t *fp)
+{
+    ucontext_t *uc = frame_uc(frame);
+    *pc = CTX_PC(uc);
+    *fp = CTX_FP(uc);
+}
+
 /* A preempted goroutine yields to the global queue, behind the others
  * (Go's gopreempt_m); dumps show it as "preempted" meanwhile. */
-static void preempt_yield(struct g *gp)
+static void preempt_yield(struct g *gp, bool async)
 {
+    struct p *pp = gort__getm()->p;
+    gort__count(async ? &pp->npreempt_async : &pp->npreempt_coop);
     gp->waitreason = waitReasonPreempted;
     gort__gswitch(ACT_YIELD_GLOBAL);
     gp->waitreason = waitReasonZero;
@@ -513,11 +533,12 @@ static void preempt_yield(struct g *gp)
 GORT_INTERNAL void gort__asyncpreempt2(void *frame);
 void gort__asyncpreempt2(void *frame)
 {
-    (void)frame;
     struct m *mp = gort__getm();
     struct g *gp = mp->curg;
     bool wired = gort__wire(mp, gp);
-    preempt_yield(gp);
+    gp->sigframe = frame;   /* dumps unwind through it (traceback.c) */
+    preempt_yield(gp, true);
+    gp->sigframe = NULL;
     if (wired)
         gort__unwire(gp);
 }
@@ -530,7 +551,7 @@ void gort__preempt_slow(void)
         return;
     struct g *gp = mp->curg;
     if (atomic_load_explicit(&gp->preempt, memory_order_relaxed))
-        preempt_yield(gp);
+        preempt_yield(gp, false);
 }
 
 /* Leaves a rescued system call (syscall.c). */
@@ -609,6 +630,9 @@ static bool try_rescue(struct m *mp, struct g *gp, ucontext_t *uc)
     mp->oldp = pp;
     mp->insyscall = 1;
     gp->rescued = true;
+    gp->syscallpc = pc + 1;     /* an exact pc, stored as a return address */
+    gp->syscallfp = CTX_FP(uc);
+    gp->waitsince = atomic_load_explicit(&gort__coarse.now, memory_order_relaxed);
     atomic_store_explicit(&gp->status, _Gsyscall, memory_order_relaxed);
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
     mp->p = NULL;
@@ -627,6 +651,8 @@ void gort__sigurg(int sig, void *info_, void *ctx)
         goto out;
     uint32_t req = atomic_exchange(&mp->preemptreq, 0);
     atomic_store(&mp->signalpending, 0);
+    if (req & PREEMPT_DUMP)
+        gort__dump_capture(mp, ctx);
     struct g *gp = mp->curg;
     if (!gp || !mp->p || mp->insyscall || !async_ok ||
         atomic_load_explicit(&gp->status, memory_order_relaxed) != _Grunning)

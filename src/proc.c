@@ -1132,6 +1132,7 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
     atomic_store_explicit(&gp->status, _Grunning, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&gp->preempt, memory_order_relaxed)))
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
+    gort__count(&pp->nswitch);
     if (!inherit) {
         pp->schedtick++;
         atomic_store_explicit(
@@ -1184,6 +1185,7 @@ void gort__afterswitch(struct m *mp)
         void *lock = mp->waitlock;
         mp->waitunlockf = NULL;
         mp->waitlock = NULL;
+        gort__count(&mp->p->npark);
         atomic_store_explicit(&gp->status, _Gwaiting, memory_order_release);
         if (unlockf && !unlockf(gp, lock)) {
             /* The wait was called off: runnable again, next in line. */
@@ -1357,9 +1359,10 @@ void gort__gopark(bool (*unlockf)(struct g *, void *), void *lock, int reason)
     struct g *gp = mp->curg;
     gp->waitreason = (uint8_t)reason;
     /* No clock read here (a park costs ~100 ns; a clock read ~7 of them
-     * on VMs): wait times for dumps will come from a clock sysmon keeps.
-     * (waitsince stays 0, "not recorded", and is not written: it lives on
-     * a cold line of the G.) */
+     * on VMs): the wait time for dumps comes from the coarse clock sysmon
+     * keeps (sysmon.c), a relaxed load of a line that changes at most
+     * once a millisecond, stored in a cold field of the G. */
+    gp->waitsince = atomic_load_explicit(&gort__coarse.now, memory_order_relaxed);
     mp->waitunlockf = unlockf;
     mp->waitlock = lock;
     gort__gswitch(ACT_PARK);
@@ -1582,7 +1585,7 @@ static void checkdead(void)
     if (gort__timesleepuntil() != 0)
         return;
     gort__write_str(2, "fatal error: all goroutines are asleep - deadlock!\n\n");
-    gort__print_goroutine_headers(2);
+    gort__dump_all_locked(2);
     gort__exit2();
 }
 

@@ -295,7 +295,18 @@ typedef struct g {
     int32_t batchn;             /* global queue: Gs in the batch it heads */
     void (*fn)(void *);
     void *arg;
-    int64_t waitsince;          /* when it parked (0: not recorded yet) */
+    int64_t waitsince;          /* when it parked or entered a system call,
+                                   from sysmon's coarse clock (0: not
+                                   recorded); dumps print the minutes */
+    uintptr_t gopc;             /* return address of the gort_go that made
+                                   it ("created by" in dumps) */
+    /* Where a goroutine in a system call left its own code, for dumps:
+     * the return address into it and its frame pointer (syscall.c; a
+     * rescued call: the interrupted pc + 1 and frame pointer). */
+    uintptr_t syscallpc, syscallfp;
+    void *sigframe;             /* async preemption: the signal frame copy
+                                   it was interrupted with, while it waits
+                                   (the dump unwinds through it) */
     void *param;                /* value passed by the waker */
     char *name;                 /* gort_attr.name copy, or NULL */
     size_t stack_size_req;      /* 0 = default pooled stack */
@@ -329,6 +340,8 @@ typedef struct sudog {
 /* ------------------------------------------------------------------------ */
 /* Ms and Ps                                                                */
 /* ------------------------------------------------------------------------ */
+
+#define GORT__TB_MAX 64             /* frames a dump shows of a goroutine */
 
 typedef struct m {
     int64_t id;
@@ -365,6 +378,13 @@ typedef struct m {
     /* The blocking call sysmon saw this M in (for a rescue). */
     long rescue_nr;
     uintptr_t rescue_args[6];
+    /* A goroutine dump asked this M (PREEMPT_DUMP) for the frames of the
+     * goroutine it runs; its SIGURG handler fills these, then sets
+     * dumpack (traceback.c). */
+    _Atomic uint32_t dumpack;
+    int32_t dumpn;
+    int64_t dumpgoid;
+    uintptr_t dumppc[GORT__TB_MAX];
 } m_t;
 
 enum { _Pidle = 0, _Prunning = 1, _Psyscall = 2, _Pgcstop = 3, _Pdead = 4 };
@@ -424,6 +444,17 @@ typedef struct p {
     uint32_t sm_schedtick, sm_syscalltick;
     int64_t sm_schedwhen, sm_syscallwhen, sm_probewhen;
     int64_t sm_runwhen;         /* last probe found its thread running */
+
+    /* Counters for gort_read_stats (stats.c), each written only by the M
+     * holding this P (relaxed load + store, no read-modify-write), read by
+     * anyone: goroutine starts (every switch to a G, runnext included),
+     * parks, preemptions (cooperative, by signal), P hand-offs by
+     * gort_syscall_enter.  ntimerfired is written under timerslock.  On
+     * lines of their own at the end, so that the layout of the fields
+     * above (run queue heads and tails that thieves touch) is as before. */
+    _Alignas(64) _Atomic uint64_t nswitch, npark;
+    _Atomic uint64_t npreempt_coop, npreempt_async, nsyscallhandoff;
+    _Atomic uint64_t ntimerfired;
 } p_t;
 
 /* The global run queue: a FIFO of batches.  A batch is a chain of Gs
@@ -577,6 +608,18 @@ GORT_INTERNAL void gort__sysmon_start(void);
 GORT_INTERNAL void gort__sysmon_wake(void);
 GORT_INTERNAL void gort__sysmon_forked(void);
 GORT_INTERNAL extern _Atomic int64_t gort__nunstranded; /* safety-net wakes */
+GORT_INTERNAL extern _Atomic uint64_t gort__nretake;    /* sysmon's retakes */
+/* A coarse clock (gort_nanotime, ns) that sysmon stores every round and on
+ * waking from deep sleep: gopark reads it with a relaxed load for
+ * g.waitsince instead of reading the clock (sysmon.c).  0 before sysmon
+ * started. */
+typedef struct gort__coarse {
+    _Alignas(64) _Atomic int64_t now;   /* a cache line of its own */
+} gort__coarse_t;
+GORT_INTERNAL extern gort__coarse_t gort__coarse;
+/* Set by the SIGQUIT handler: sysmon prints the dump and exits 2. */
+GORT_INTERNAL extern _Atomic uint32_t gort__sigquit_pending;
+GORT_INTERNAL bool gort__sysmon_running(void);
 GORT_INTERNAL struct p *gort__anyp(void);
 /* The runtime's own wiring of a goroutine to its M (proc.c). */
 GORT_INTERNAL bool gort__wire(struct m *mp, struct g *gp);
@@ -598,7 +641,6 @@ GORT_INTERNAL struct g *gort__newproc(void (*fn)(void *), void *arg,
                                       const gort_attr *attr, int64_t goid);
 GORT_INTERNAL int64_t gort__gcount(void);
 GORT_INTERNAL void gort__gen_begin_locked(void);
-GORT_INTERNAL void gort__print_goroutine_headers(int fd);
 GORT_INTERNAL void gort__dropm_locked(struct m *mp);
 GORT_INTERNAL struct g *gort__gfget(struct p *pp);
 GORT_INTERNAL void gort__gfput(struct p *pp, struct g *gp);
@@ -722,7 +764,11 @@ GORT_INTERNAL extern gort__debugvars gort__debug;
 GORT_INTERNAL void gort__parse_env(void);
 
 /* preempt.c: sysmon's requests to an M, and the SIGURG side. */
-enum { PREEMPT_YIELD = 1, PREEMPT_RESCUE = 2 };
+enum { PREEMPT_YIELD = 1, PREEMPT_RESCUE = 2, PREEMPT_DUMP = 4 };
+/* Asks mp (by SIGURG) for the frames of the goroutine it runs. */
+GORT_INTERNAL void gort__signal_dump(struct m *mp);
+/* The SIGURG handler's half of that (traceback.c). */
+GORT_INTERNAL void gort__dump_capture(struct m *mp, void *ctx);
 GORT_INTERNAL void gort__preempt_init(void);
 GORT_INTERNAL void gort__preempt_calibrate(void);
 GORT_INTERNAL void gort__preemptone(struct p *pp, int64_t now);
@@ -734,6 +780,50 @@ static inline void gort__preempt_check(void)
     if (unlikely(gort__preempt_pending != 0))
         gort__preempt_slow();
 }
+
+/* Owner-only counter bump: a relaxed load and store, no RMW (the one
+ * writer is the M holding the P, or the holder of the lock named). */
+static inline void gort__count(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* debug.c: symbolization of one code address. */
+typedef struct gort__sym {
+    char fn[256];               /* "" if unknown */
+    char file[512];             /* source file, else object file, else "" */
+    int line;                   /* > 0 with a source file */
+    uintptr_t off;              /* from the function (or object) start */
+} gort__sym;
+/* pc is an exact code address (pass a return address minus one). */
+GORT_INTERNAL void gort__symbolize(uintptr_t pc, gort__sym *out);
+/* Prints a frame in Go's two-line form for return address ret. */
+GORT_INTERNAL void gort__print_frame(int fd, uintptr_t ret);
+
+/* traceback.c: goroutine dumps. */
+GORT_INTERNAL bool gort__pc_in_gort(uintptr_t pc);
+/* The SIGQUIT handler's half (signal context); returns if the dump was
+ * handed to sysmon, else does it and exits. */
+GORT_INTERNAL void gort__sigquit(void *info, void *ctx);
+/* sysmon's half: prints the dump SIGQUIT asked for, exits 2. */
+GORT_INTERNAL _Noreturn void gort__sigquit_dump(void);
+/* Loads what the SIGQUIT handler's unwinder needs, outside any handler. */
+GORT_INTERNAL void gort__traceback_init(void);
+/* Every goroutine with its state and backtrace (checkdead, fatal errors:
+ * the world is stopped or dying, allgs is read without sched.lock). */
+GORT_INTERNAL void gort__dump_all_locked(int fd);
+/* A bounded fault-tolerant read region: signal.c's fault handler jumps
+ * here when set (the dumper reads stacks that may go away). */
+#include <setjmp.h>
+GORT_INTERNAL extern __thread sigjmp_buf *gort__probe_jmp;
+/* preempt.c: the interrupted pc and frame pointer in a signal frame copy
+ * (gort__sigtramp's argument). */
+GORT_INTERNAL void gort__sigframe_regs(void *frame, uintptr_t *pc,
+                                       uintptr_t *fp);
+/* panic.c: starts a fatal report (only the first thread; the others wait
+ * for the exit). */
+GORT_INTERNAL void gort__begin_dying(void);
 
 /* signal.c */
 GORT_INTERNAL void gort__signal_init(void);

@@ -6,6 +6,12 @@
  * goroutine's id and backtrace instead of a bare crash.  Faults that are
  * not stack overflows are passed to the handler that was installed before
  * gort (or the default action), so the program dies as it would have.
+ *
+ * SIGQUIT, unless the program had its own handler when gort started,
+ * prints every goroutine and exits 2, as Go does (traceback.c).
+ *
+ * A fault while gort__probe_jmp is set (the goroutine dumper reading a
+ * stack that may be unmapped under it) jumps back to the dumper.
  */
 #include "runtime.h"
 
@@ -18,6 +24,7 @@
 #include <unistd.h>
 
 static struct sigaction old_segv, old_bus, old_urg;
+__thread sigjmp_buf *gort__probe_jmp;
 static size_t altsz;
 static sigset_t initsigmask;    /* the mask of the thread that started us */
 
@@ -52,6 +59,11 @@ static uintptr_t context_sp(void *ctx)
 
 static void fault_handler(int sig, siginfo_t *info, void *ctx)
 {
+    sigjmp_buf *probe = gort__probe_jmp;
+    if (probe) {
+        gort__probe_jmp = NULL;
+        siglongjmp(*probe, 1);
+    }
     if (gort__dying()) {
         /* The report of a fatal error faulted (say, unwinding a smashed
          * stack): what was printed stands; exit as the report would. */
@@ -97,6 +109,14 @@ static void urg_handler(int sig, siginfo_t *info, void *ctx)
     }
 }
 
+static void quit_handler(int sig, siginfo_t *info, void *ctx)
+{
+    (void)sig;
+    int saved = errno;
+    gort__sigquit(info, ctx);
+    errno = saved;
+}
+
 void gort__signal_init(void)
 {
     pthread_sigmask(SIG_SETMASK, NULL, &initsigmask);
@@ -120,6 +140,19 @@ void gort__signal_init(void)
     sigfillset(&sa.sa_mask);
     sigaction(SIGURG, &sa, &old_urg);
     sigdelset(&initsigmask, SIGURG);
+
+    /* SIGQUIT: Go's goroutine dump, unless the program handles it.  An
+     * inherited SIG_IGN is overridden, as Go does (a shell starts
+     * background jobs with SIGQUIT ignored). */
+    struct sigaction oq;
+    if (sigaction(SIGQUIT, NULL, &oq) == 0 && !(oq.sa_flags & SA_SIGINFO) &&
+        (oq.sa_handler == SIG_DFL || oq.sa_handler == SIG_IGN)) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = quit_handler;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+        sigfillset(&sa.sa_mask);
+        sigaction(SIGQUIT, &sa, NULL);
+    }
 }
 
 void gort__minit(struct m *mp)

@@ -44,7 +44,14 @@ void gort_syscall_enter(void)
     struct p *pp = mp->p;
     mp->oldp = pp;
     mp->syscalltick = pp->syscalltick;
+    /* For dumps: where the caller is (its return address and frame
+     * pointer; gort is built with frame pointers, so ours holds the
+     * caller's), and since when. */
+    gp->syscallpc = (uintptr_t)__builtin_return_address(0);
+    gp->syscallfp = *(uintptr_t *)__builtin_frame_address(0);
+    gp->waitsince = atomic_load_explicit(&gort__coarse.now, memory_order_relaxed);
     atomic_store_explicit(&gp->status, _Gsyscall, memory_order_relaxed);
+    gort__count(&pp->nsyscallhandoff);
     pp->syscalltick++;
     pp->m = NULL;
     mp->p = NULL;

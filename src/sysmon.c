@@ -43,6 +43,26 @@
 
 static _Atomic bool sysmon_started;
 _Atomic int64_t gort__nunstranded;
+_Atomic uint64_t gort__nretake;
+_Atomic uint32_t gort__sigquit_pending;
+
+/* The coarse clock: a line of its own, written by sysmon only (every
+ * round, at most 10 ms apart while anything runs, and when it is woken
+ * from deep sleep), read by every gopark.  A park then costs a relaxed
+ * load of a line that changes at most once a millisecond, not a clock
+ * read (~7 parks' worth on a VM).  The error of a wait time is one
+ * sysmon round; dumps print whole minutes. */
+gort__coarse_t gort__coarse;
+
+static void coarse_tick(int64_t now)
+{
+    atomic_store_explicit(&gort__coarse.now, now, memory_order_relaxed);
+}
+
+bool gort__sysmon_running(void)
+{
+    return atomic_load(&sysmon_started);
+}
 
 static uint32_t load_u32(const uint32_t *p)
 {
@@ -98,6 +118,10 @@ static int retake(int64_t now, bool *running)
             uint32_t exp = _Psyscall;
             if (atomic_compare_exchange_strong(&pp->status, &exp, _Pidle)) {
                 n++;
+                atomic_store_explicit(
+                    &gort__nretake,
+                    atomic_load_explicit(&gort__nretake, memory_order_relaxed) + 1,
+                    memory_order_relaxed);
                 pp->syscalltick++;
                 gort__handoffp(pp);
             }
@@ -113,12 +137,19 @@ static void sysmon_sleep(int64_t ns)
 {
     gort__futexsleep(&sched.sysmonnote, 0, ns);
     atomic_store(&sched.sysmonnote, 0);
+    if (unlikely(atomic_load(&gort__sigquit_pending)))
+        gort__sigquit_dump();   /* prints every goroutine, exits 2 */
+    coarse_tick(gort_nanotime());
 }
 
 void gort__sysmon_wake(void)
 {
     if (atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) &&
         atomic_exchange(&sched.sysmonwait, 0)) {
+        /* sysmon slept, maybe for a minute: goroutines about to run must
+         * not park with that stale time (a clock read here is cheap next
+         * to the futex wake). */
+        coarse_tick(gort_nanotime());
         atomic_store(&sched.sysmonnote, 1);
         gort__futexwakeup(&sched.sysmonnote, 1);
     }
@@ -159,6 +190,8 @@ static void *sysmon(void *unused)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, NULL);
     gort__preempt_calibrate();
+    coarse_tick(gort_nanotime());
+    gort__traceback_init();
     int64_t delay = 20, idle = 0;    /* us */
     bool running = false;
     int64_t lasttrace = 0, stranded = 0, lastpollwhen = 0;
@@ -236,6 +269,7 @@ static void sysmon_create(void)
 
 void gort__sysmon_start(void)
 {
+    coarse_tick(gort_nanotime());   /* before main's goroutines park */
     if (!atomic_exchange(&sysmon_started, true))
         sysmon_create();
     gort__sysmon_wake();

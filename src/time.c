@@ -356,6 +356,10 @@ int64_t gort__checktimers(struct p *pp, int64_t now, int *ran)
                 __builtin_prefetch(top_timer(pp));
         }
         publish0(pp);
+        atomic_store_explicit(
+            &pp->ntimerfired,
+            atomic_load_explicit(&pp->ntimerfired, memory_order_relaxed) + (uint64_t)n,
+            memory_order_relaxed);
         w = top_when(pp);
         bool more = budget > 0 && w != 0 && w <= now;
         gort__unlock(&pp->timerslock);
