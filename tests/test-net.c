@@ -1430,16 +1430,27 @@ TEST_IMPL(net_close_wakes_2p)
     return 0;
 }
 
-/* After gort_close every call on the number gives EBADF (nothing else
- * opens a descriptor meanwhile, so the number stays free). */
+/* Moves fd to a number far above the lowest free one and returns it:
+ * open(2) takes the lowest, so the number stays free once closed, even
+ * if the runtime opens a file meanwhile (sysmon's /proc probe does). */
+static int high_fd(int fd, int at)
+{
+    int h = fcntl(fd, F_DUPFD_CLOEXEC, at);
+    ASSERT(h >= at);
+    close_or_die(fd);
+    return h;
+}
+
+/* After gort_close every call on the number gives EBADF. */
 static void closed_fd_main(void *arg)
 {
     (void)arg;
     char buf[4];
     int a, b;
     tcp_pair(&a, &b);
+    a = high_fd(a, 900);
     int port;
-    int l = listen_lo(4, &port);
+    int l = high_fd(listen_lo(4, &port), 901);
     close_or_die(a);
     close_or_die(l);
     ASSERT_ERRNO(gort_read(a, buf, sizeof buf), EBADF);
