@@ -65,7 +65,7 @@ GORT_TEXT := --rename-section .text=gort_text,alloc,load,readonly,code,contents 
              --rename-section .text.hot=gort_text,alloc,load,readonly,code,contents \
              --rename-section .text.startup=gort_text,alloc,load,readonly,code,contents
 
-$(BUILD)/obj/%.o: src/%.c src/runtime.h include/gort.h | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c src/runtime.h src/runq.h include/gort.h | $(BUILD)/obj
 	$(CC) $(CFLAGS_LIB) -c $< -o $@.tmp
 	$(OBJCOPY) $(GORT_TEXT) $@.tmp $@
 	rm -f $@.tmp
