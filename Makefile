@@ -2,6 +2,7 @@
 #
 #   make            libgort.a, libgort.so, examples, tests
 #   make test       the whole suite; last line "N passed, N failed"
+#   make test-model the model checker: run queue, park/ready (docs/model.md)
 #   make demo       builds and runs examples/tour
 #   make test-http  examples/http under wrk (needs wrk: apt-get install wrk)
 #   make bench      C workloads beside the same workloads in Go
@@ -51,7 +52,7 @@ TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all lib examples tests test test-http demo bench install clean check-exports check-helpers
+.PHONY: all lib examples tests test test-model test-http demo bench install clean check-exports check-helpers
 
 all: lib examples tests
 
@@ -98,6 +99,15 @@ $(TEST_BIN): $(TEST_SRCS) tests/test-list.h tests/task.h $(LIB_A) | $(BUILD)/tes
 # The whole suite: each test in its own child with a timeout.
 test: $(TEST_BIN) check-exports check-helpers
 	./$(TEST_BIN)
+
+# The model checker (tests/model/, docs/model.md): src/runq.h under every
+# interleaving of a few threads, within a preemption bound.
+MODEL_BIN := $(BUILD)/tests/model
+$(MODEL_BIN): tests/model/explore.c tests/model/model-runq.c tests/model/explore.h src/runq.h | $(BUILD)/tests
+	$(CC) -std=c11 $(OPT) $(WARN) -D_GNU_SOURCE tests/model/explore.c tests/model/model-runq.c -o $@
+
+test-model: $(MODEL_BIN)
+	./$(MODEL_BIN)
 
 # gort must call no compiler-runtime helper (libgcc's outline atomics,
 # 128-bit arithmetic, ...): such code is linked into the program's text,
