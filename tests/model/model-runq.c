@@ -361,16 +361,18 @@ static void s6_setup(void)
     mc_spawn(s1_thief, NULL);
 }
 
-/* 7. runqempty never lies: once the owner's first put is done (and no one
- * takes), an observer must never see the queue empty, even while a
- * second put moves the first G from runnext into the ring. */
+/* 7. runqempty never lies: once the owner's first put is done, the queue
+ * is never empty (G1 in runnext; then G2 in runnext, G1 kicked into the
+ * ring; then G2 taken), so an observer must never see it empty (Go's
+ * runqempty comment: head == tail, then runnext == NULL, proves nothing). */
 static _Atomic int s7_put;
 static void s7_owner(void *a)
 {
     (void)a;
     gort__runqput(&ps[0], mkg(), true);
     MC_STORE(&s7_put, 1, memory_order_release);
-    gort__runqput(&ps[0], mkg(), true);
+    gort__runqput(&ps[0], mkg(), true);     /* kicks G1 into the ring */
+    get(0, NULL);                           /* takes G2 from runnext */
 }
 static void s7_observer(void *a)
 {
@@ -656,7 +658,7 @@ static const mc_scenario scenarios[] = {
     {"chained_steals", s4_setup, check_fifo, 4},
     {"runnext_vs_steal", s5_setup, check_all, 5},
     {"wraparound", s6_setup, check_fifo, 5},
-    {"runqempty_never_lies", s7_setup, check_all, -1},
+    {"runqempty_never_lies", s7_setup, check_all, 7},
     {"park_ready_lock", s8_setup, s8_check, -1},
     {"park_ready_calledoff", s9_setup, s9_check, 6},
     {"wakep_spinning", s10_setup, s10_check, 6},
