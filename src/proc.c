@@ -355,8 +355,10 @@ static void *mstart(void *arg)
 
 /* Creates an M that starts with pp (and spinning, if asked).  Called with
  * the M's id already reserved in sched.mnext.  Returns -1 (errno set) if
- * the thread cannot be created. */
-static int newm(struct p *pp, bool spinning, int64_t id)
+ * the thread cannot be created.  retry: try again on EAGAIN for ~100 ms
+ * (only when no other M runs: otherwise they do the work, and a caller
+ * that waits 100 ms on every wakep stalls the Ms that do run). */
+static int newm(struct p *pp, bool spinning, int64_t id, bool retry)
 {
     struct m *mp = calloc(1, sizeof *mp);
     if (!mp) {
@@ -380,7 +382,7 @@ static int newm(struct p *pp, bool spinning, int64_t id)
     int r;
     for (int tries = 0;; tries++) {
         r = pthread_create(&mp->thread, &attr, mstart, mp);
-        if (r != EAGAIN || tries == 100)
+        if (r != EAGAIN || !retry || tries == 100)
             break;
         gort__usleep(1000);
     }
@@ -425,10 +427,15 @@ static int startm_ex(struct p *pp, bool spinning, bool fatal_if_none)
                     sched.maxmcount);
             gort__fatal("thread exhaustion");
         }
-        int64_t id = sched.mnext++;     /* counts as running for checkdead */
+        /* No M runs (gort_run's first, or all asleep): this one must be
+         * made, so newm retries.  The new id counts as running for
+         * checkdead from here on. */
+        bool alone = sched.mnext - sched.nmfreed - sched.nmidle -
+                         sched.nmidlelocked <= 0;
+        int64_t id = sched.mnext++;
         gort__unlock(&sched.lock);
         gort__sysmon_wake();
-        if (newm(pp, spinning, id) != 0) {
+        if (newm(pp, spinning, id, alone) != 0) {
             /* No thread.  Not a deadlock (checkdead must not say so): if
              * other Ms run, they will get to the work; gort_run reports
              * a first M it cannot start as EAGAIN; otherwise, as Go's
@@ -436,6 +443,13 @@ static int startm_ex(struct p *pp, bool spinning, bool fatal_if_none)
             int err = errno;
             gort__lock(&sched.lock);
             sched.nmfreed++;
+            /* An idle P holds no work (pidleput): a P handed off with
+             * goroutines queued (handoffp) gives them to the global queue,
+             * for the Ms that do run. */
+            struct g *gp;
+            bool inh;
+            while ((gp = gort__runqget(pp, &inh)) != NULL)
+                globrunqput_locked(gp);
             pidleput(pp);
             if (spinning)
                 atomic_fetch_sub(&sched.nmspinning, 1);
