@@ -93,8 +93,14 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A) include/gort.h | $(BUILD)/examples
 
 tests: $(TEST_BIN)
 
-$(TEST_BIN): $(TEST_SRCS) tests/test-list.h tests/task.h $(LIB_A) | $(BUILD)/tests
-	$(CC) $(CFLAGS_APP) -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS)
+# Fault injection (tests/test-fault.c): the calls that libgort.a and the
+# tests make to these go to the test's __wrap_ functions; libc's own
+# internal calls and libgort.a itself are as always.
+FAULT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc \
+              -Wl,--wrap=strdup,--wrap=mmap,--wrap=munmap,--wrap=pthread_create
+
+$(TEST_BIN): $(TEST_SRCS) $(wildcard tests/list-*.h) tests/test-list.h tests/task.h $(LIB_A) | $(BUILD)/tests
+	$(CC) $(CFLAGS_APP) -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS) $(FAULT_WRAP)
 
 # The whole suite: each test in its own child with a timeout.
 test: $(TEST_BIN) check-exports check-helpers

@@ -8,3 +8,4 @@
 #include "list-chan.h"
 #include "list-time.h"
 #include "list-net.h"
+#include "list-fault.h"
