@@ -2,6 +2,7 @@
 #
 #   make            libgort.a, libgort.so, examples, tests
 #   make test       the whole suite; last line "N passed, N failed"
+#   make test-model the model checker: run queue, park/ready (docs/model.md)
 #   make demo       builds and runs examples/tour
 #   make test-http  examples/http under wrk (needs wrk: apt-get install wrk)
 #   make test-gdb   gdb (batch) lists and backtraces goroutines
@@ -52,7 +53,7 @@ TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all lib examples tests test test-http test-gdb demo bench install clean check-exports check-helpers
+.PHONY: all lib examples tests test test-model test-http test-gdb demo bench install clean check-exports check-helpers
 
 all: lib examples tests
 
@@ -66,7 +67,7 @@ GORT_TEXT := --rename-section .text=gort_text,alloc,load,readonly,code,contents 
              --rename-section .text.hot=gort_text,alloc,load,readonly,code,contents \
              --rename-section .text.startup=gort_text,alloc,load,readonly,code,contents
 
-$(BUILD)/obj/%.o: src/%.c src/runtime.h include/gort.h | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c src/runtime.h src/runq.h include/gort.h | $(BUILD)/obj
 	$(CC) $(CFLAGS_LIB) -c $< -o $@.tmp
 	$(OBJCOPY) $(GORT_TEXT) $@.tmp $@
 	rm -f $@.tmp
@@ -96,9 +97,15 @@ $(BUILD)/examples/%: examples/%.c $(LIB_A) include/gort.h | $(BUILD)/examples
 
 tests: $(TEST_BIN)
 
+# Fault injection (tests/test-fault.c): the calls that libgort.a and the
+# tests make to these go to the test's __wrap_ functions; libc's own
+# internal calls and libgort.a itself are as always.
+FAULT_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc \
+              -Wl,--wrap=strdup,--wrap=mmap,--wrap=munmap,--wrap=pthread_create
+
 $(TEST_BIN): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB_A) | $(BUILD)/tests
 	$(CC) $(CFLAGS_APP) $(if $(filter 1,$(HAVE_LIBDW)),-DGORT_HAVE_LIBDW=1) \
-	    -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS)
+	    -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS) $(FAULT_WRAP)
 
 # The whole suite: each test in its own child with a timeout.
 test: $(TEST_BIN) check-exports check-helpers
@@ -116,6 +123,15 @@ test-gdb: $(LIB_A) $(LIB_SO)
 	    -L$(BUILD) -lgort -Wl,-rpath,$(abspath $(BUILD)/gdb) -pthread
 	tests/gdb/run.sh $(BUILD)/gdb/parked-static
 	tests/gdb/run.sh $(BUILD)/gdb/parked-shared
+
+# The model checker (tests/model/, docs/model.md): src/runq.h under every
+# interleaving of a few threads, within a preemption bound.
+MODEL_BIN := $(BUILD)/tests/model
+$(MODEL_BIN): tests/model/explore.c tests/model/model-runq.c tests/model/explore.h src/runq.h | $(BUILD)/tests
+	$(CC) -std=c11 $(OPT) $(WARN) -D_GNU_SOURCE tests/model/explore.c tests/model/model-runq.c -o $@
+
+test-model: $(MODEL_BIN)
+	./$(MODEL_BIN)
 
 # gort must call no compiler-runtime helper (libgcc's outline atomics,
 # 128-bit arithmetic, ...): such code is linked into the program's text,

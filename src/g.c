@@ -57,19 +57,24 @@ int64_t gort__newgoid(struct p *pp)
     return pp->goidcache++;
 }
 
-void gort__allgadd(struct g *gp)
+/* Records gp in allgs; false, with nothing changed, when the array
+ * cannot grow (gort_go then fails with ENOMEM). */
+bool gort__allgadd(struct g *gp)
 {
     gort__lock(&sched.lock);
     if (sched.nallgs == sched.capallgs) {
         size_t ncap = sched.capallgs ? sched.capallgs * 2 : 1024;
         struct g **nv = realloc(sched.allgs, ncap * sizeof *nv);
-        if (!nv)
-            gort__throw("out of memory recording goroutines");
+        if (!nv) {
+            gort__unlock(&sched.lock);
+            return false;
+        }
         sched.allgs = nv;
         sched.capallgs = ncap;
     }
     sched.allgs[sched.nallgs++] = gp;
     gort__unlock(&sched.lock);
+    return true;
 }
 
 /* Dead Gs move between a P's array and the global list GFREE_MAX/2 at a
@@ -273,8 +278,16 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
             goto nomem;
         }
     }
-    if (fresh)
-        gort__allgadd(gp);
+    if (fresh && !gort__allgadd(gp)) {
+        free(gp->name);
+        gp->name = NULL;
+        if (stksize)
+            gort__stack_free(pp, &gp->stack);
+        else
+            gort__stack_unreserve(pp);
+        gp->stack_reserved = false;
+        goto nomem;
+    }
     gp->fn = fn;
     gp->arg = arg;
     gp->sp = NULL;
@@ -307,9 +320,13 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
 nomem:
     if (fresh) {
         /* Gs come from slabs and are never freed: keep it, dead, for the
-         * next gort_go. */
+         * next gort_go.  If even allgs cannot grow, drop it (one G's worth
+         * of a slab): a G on a free list must be in allgs. */
         atomic_store(&gp->status, _Gdead);
-        gort__allgadd(gp);
+        if (!gort__allgadd(gp)) {
+            errno = ENOMEM;
+            return NULL;
+        }
     }
     {
         gp->stack.lo = gp->stack.hi = 0;

@@ -53,8 +53,8 @@
  * retakes the _Psyscall P at its next tick and hands it to another M.  A
  * call that made no progress (EINTR) is safely re-issued; a timeout may
  * stretch by the ~1 ms it waited before the rescue.  The probe's view is
- * only trusted once sysmon has seen a thread of its own asleep in ppoll()
- * shown as SYS_ppoll (gort__preempt_calibrate); where the numbers are not
+ * only trusted once sysmon has seen a thread of its own asleep in a futex
+ * wait shown as SYS_futex on its word (gort__preempt_calibrate); where the numbers are not
  * ours (qemu-user shows the host's) or the file cannot be read, rescues
  * are off.
  *
@@ -66,7 +66,6 @@
 
 #include <elf.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <link.h>
 #include <signal.h>
 #include <stdio.h>
@@ -356,7 +355,7 @@ static bool rescue_calibrated(void)
 
 typedef struct calib {
     _Atomic pid_t tid;
-    struct timespec ts;
+    _Atomic uint32_t word;      /* 0 while the thread is to sleep */
 } calib;
 
 static void *calib_thread(void *arg)
@@ -364,21 +363,21 @@ static void *calib_thread(void *arg)
     calib *c = arg;
     atomic_store_explicit(&c->tid, (pid_t)syscall(SYS_gettid),
                           memory_order_release);
-    for (;;)    /* ppoll is a cancellation point: it ends here */
-        (void)ppoll(NULL, 0, &c->ts, NULL);
+    while (atomic_load_explicit(&c->word, memory_order_acquire) == 0)
+        gort__futexsleep(&c->word, 0, -1);
     return NULL;
 }
 
 /* sysmon, before its first round: is /proc/self/task/TID/syscall to be
- * trusted?  A thread of ours asleep in ppoll() (no descriptors: a
- * program that fills its descriptor table early must not see two slots
- * freed behind its back) must show SYS_ppoll with no descriptors (libc
- * copies the timeout, so its address is not ours to compare).
- * No file (a sandbox), or another number (qemu-user shows the host's):
- * no rescues. */
+ * trusted?  A thread of ours asleep in a futex wait on a word of ours must
+ * show SYS_futex with that word's address.  (No descriptor is taken: a
+ * program that fills its descriptor table early must not see slots freed
+ * behind its back; no cancellation either, which would dlopen libgcc_s.)
+ * No file (a sandbox), or another number (qemu-user shows the host's): no
+ * rescues. */
 void gort__preempt_calibrate(void)
 {
-    calib c = {.tid = 0, .ts = {.tv_sec = 3600}};
+    calib c = {.tid = 0, .word = 0};
     pthread_t t;
     sigset_t all, old;
     sigfillset(&all);
@@ -399,14 +398,15 @@ void gort__preempt_calibrate(void)
             if (r < 0)
                 break;
             if (r == 1) {
-                if (nr == SYS_ppoll && args[0] == 0 && args[1] == 0)
+                if (nr == SYS_futex && args[0] == (uintptr_t)&c.word)
                     state = 1;
                 break;
             }
         }
         gort__usleep(100);
     }
-    pthread_cancel(t);
+    atomic_store_explicit(&c.word, 1, memory_order_release);
+    gort__futexwakeup(&c.word, 1);
     pthread_join(t, NULL);
     rescue_state = state;
 }

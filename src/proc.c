@@ -17,7 +17,8 @@
  * what makes it safe for another M to resume the goroutine the moment it
  * is published.
  *
- * Run queues.  Each P has a 256-slot ring (runq) and a runnext slot.  Only
+ * Run queues (the code is in runq.h, shared with the model checker in
+ * tests/model/).  Each P has a 256-slot ring (runq) and a runnext slot.  Only
  * the owner P pushes (writes a slot, then store-release the tail); anyone
  * pops by CAS on the head (the owner from its own loop, thieves in
  * runqgrab).  A thief copies slots *before* its CAS on head; if the CAS
@@ -125,188 +126,17 @@ uint32_t gort__fastrand(void)
 /* Local run queues                                                         */
 /* ------------------------------------------------------------------------ */
 
-static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t);
 static void globrunqputbatch_locked(struct g *head, int32_t n);
 
-bool gort__runqempty(struct p *pp)
+/* runq.h's overflow: a batch for the global queue. */
+static inline void runq_globputbatch(struct g *head, int32_t n)
 {
-    /* Read head, tail, runnext, and tail again: a G moving from runnext
-     * into the ring in between must not make the queue look empty. */
-    for (;;) {
-        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
-        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
-        struct g *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
-        if (t == atomic_load_explicit(&pp->runqtail, memory_order_acquire))
-            return h == t && next == NULL;
-    }
-}
-
-void gort__runqput(struct p *pp, struct g *gp, bool next)
-{
-    if (next) {
-        struct g *old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
-        if (old == NULL) {
-            /* Only the owner makes runnext non-NULL; others only take a
-             * G out of it.  So an empty slot stays empty until we fill
-             * it, and a plain store does (no RMW on the hot path of every
-             * goready). */
-            atomic_store_explicit(&pp->runnext, gp, memory_order_release);
-            return;
-        }
-        while (!atomic_compare_exchange_weak_explicit(
-            &pp->runnext, &old, gp, memory_order_acq_rel, memory_order_relaxed)) {
-        }
-        if (old == NULL)
-            return;
-        gp = old;   /* kick the old runnext to the tail of the ring */
-    }
-    for (;;) {
-        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
-        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-        if (t - h < RUNQ_SIZE) {
-            atomic_store_explicit(&pp->runq[t % RUNQ_SIZE], gp, memory_order_relaxed);
-            atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
-            return;
-        }
-        if (runqputslow(pp, gp, h, t))
-            return;
-        /* A thief took some: the ring is not full any more, retry. */
-    }
-}
-
-/* Moves half the full ring plus gp to the global queue, in one batch. */
-static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t)
-{
-    struct g *batch[RUNQ_SIZE / 2 + 1];
-    uint32_t n = (t - h) / 2;
-    if (n != RUNQ_SIZE / 2)
-        gort__throw("runqputslow: queue is not full");
-    for (uint32_t i = 0; i < n; i++)
-        batch[i] = atomic_load_explicit(&pp->runq[(h + i) % RUNQ_SIZE],
-                                        memory_order_relaxed);
-    if (!atomic_compare_exchange_strong_explicit(
-            &pp->runqhead, &h, h + n, memory_order_release, memory_order_relaxed))
-        return false;
-    batch[n] = gp;
-    for (uint32_t i = 0; i < n; i++)
-        batch[i]->schedlink = batch[i + 1];
-    gp->schedlink = NULL;
     gort__lock(&sched.lock);
-    globrunqputbatch_locked(batch[0], (int32_t)n + 1);
+    globrunqputbatch_locked(head, n);
     gort__unlock(&sched.lock);
-    return true;
 }
 
-struct g *gort__runqget(struct p *pp, bool *inherit)
-{
-    struct g *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
-    /* Only thieves can clear runnext behind our back; if one did, fall
-     * through to the ring. */
-    if (next && atomic_compare_exchange_strong_explicit(
-                    &pp->runnext, &next, NULL, memory_order_acq_rel,
-                    memory_order_relaxed)) {
-        *inherit = true;
-        return next;
-    }
-    *inherit = false;
-    for (;;) {
-        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
-        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-        if (t == h)
-            return NULL;
-        struct g *gp = atomic_load_explicit(&pp->runq[h % RUNQ_SIZE],
-                                            memory_order_relaxed);
-        if (atomic_compare_exchange_weak_explicit(
-                &pp->runqhead, &h, h + 1, memory_order_release,
-                memory_order_relaxed)) {
-            /* The G after it was likely written by another CPU (made or
-             * readied there): start fetching it while this one runs, and
-             * the top of the stack of the one after that, whose G we
-             * fetched last time (with many goroutines, the first touch of
-             * a parked stack misses the cache and the TLB). */
-            if (t - h > 1) {
-                struct g *g1 = atomic_load_explicit(
-                    &pp->runq[(h + 1) % RUNQ_SIZE], memory_order_relaxed);
-                void *sp1 = g1->sp;
-                if (sp1)
-                    __builtin_prefetch(sp1);
-                if (t - h > 2)
-                    __builtin_prefetch(atomic_load_explicit(
-                        &pp->runq[(h + 2) % RUNQ_SIZE], memory_order_relaxed));
-            }
-            return gp;
-        }
-    }
-}
-
-/* Copies half of victim's ring into batch[batchhead...] (a ring of the
- * thief's).  Returns how many were taken. */
-static uint32_t runqgrab(struct p *victim, _Atomic(struct g *) *batch,
-                         uint32_t batchhead, bool stealrunnext)
-{
-    for (;;) {
-        uint32_t h = atomic_load_explicit(&victim->runqhead, memory_order_acquire);
-        uint32_t t = atomic_load_explicit(&victim->runqtail, memory_order_acquire);
-        uint32_t n = t - h;
-        n = n - n / 2;
-        if (n == 0) {
-            if (stealrunnext) {
-                struct g *next = atomic_load_explicit(&victim->runnext,
-                                                      memory_order_acquire);
-                if (next) {
-                    /* The victim is probably about to run it (it was just
-                     * readied by the running G); give it a moment, as Go
-                     * does, so a ping-pong pair is not split across Ps. */
-                    if (atomic_load_explicit(&victim->status,
-                                             memory_order_relaxed) == _Prunning)
-                        gort__usleep(3);
-                    if (!atomic_compare_exchange_strong_explicit(
-                            &victim->runnext, &next, NULL,
-                            memory_order_acq_rel, memory_order_relaxed))
-                        continue;
-                    atomic_store_explicit(&batch[batchhead % RUNQ_SIZE], next,
-                                          memory_order_relaxed);
-                    return 1;
-                }
-            }
-            return 0;
-        }
-        if (n > RUNQ_SIZE / 2)  /* read inconsistent h and t */
-            continue;
-        for (uint32_t i = 0; i < n; i++) {
-            struct g *gp = atomic_load_explicit(&victim->runq[(h + i) % RUNQ_SIZE],
-                                                memory_order_relaxed);
-            atomic_store_explicit(&batch[(batchhead + i) % RUNQ_SIZE], gp,
-                                  memory_order_relaxed);
-        }
-        if (atomic_compare_exchange_strong_explicit(
-                &victim->runqhead, &h, h + n, memory_order_release,
-                memory_order_relaxed))
-            return n;
-    }
-}
-
-/* Steals half of victim's queue into pp's; returns one G to run. */
-uint32_t gort__runqsteal(struct p *pp, struct p *victim, bool stealrunnext,
-                         struct g **out)
-{
-    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-    uint32_t n = runqgrab(victim, pp->runq, t, stealrunnext);
-    if (n == 0) {
-        *out = NULL;
-        return 0;
-    }
-    n--;
-    *out = atomic_load_explicit(&pp->runq[(t + n) % RUNQ_SIZE],
-                                memory_order_relaxed);
-    if (n > 0) {
-        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
-        if (t - h + n >= RUNQ_SIZE)
-            gort__throw("runqsteal: runq overflow");
-        atomic_store_explicit(&pp->runqtail, t + n, memory_order_release);
-    }
-    return n + 1;
-}
+#include "runq.h"
 
 /* ------------------------------------------------------------------------ */
 /* Global run queue (sched.lock)                                            */
@@ -525,8 +355,10 @@ static void *mstart(void *arg)
 
 /* Creates an M that starts with pp (and spinning, if asked).  Called with
  * the M's id already reserved in sched.mnext.  Returns -1 (errno set) if
- * the thread cannot be created. */
-static int newm(struct p *pp, bool spinning, int64_t id)
+ * the thread cannot be created.  retry: try again on EAGAIN for ~100 ms
+ * (only when no other M runs: otherwise they do the work, and a caller
+ * that waits 100 ms on every wakep stalls the Ms that do run). */
+static int newm(struct p *pp, bool spinning, int64_t id, bool retry)
 {
     struct m *mp = calloc(1, sizeof *mp);
     if (!mp) {
@@ -550,7 +382,7 @@ static int newm(struct p *pp, bool spinning, int64_t id)
     int r;
     for (int tries = 0;; tries++) {
         r = pthread_create(&mp->thread, &attr, mstart, mp);
-        if (r != EAGAIN || tries == 100)
+        if (r != EAGAIN || !retry || tries == 100)
             break;
         gort__usleep(1000);
     }
@@ -595,10 +427,15 @@ static int startm_ex(struct p *pp, bool spinning, bool fatal_if_none)
                     sched.maxmcount);
             gort__fatal("thread exhaustion");
         }
-        int64_t id = sched.mnext++;     /* counts as running for checkdead */
+        /* No M runs (gort_run's first, or all asleep): this one must be
+         * made, so newm retries.  The new id counts as running for
+         * checkdead from here on. */
+        bool alone = sched.mnext - sched.nmfreed - sched.nmidle -
+                         sched.nmidlelocked <= 0;
+        int64_t id = sched.mnext++;
         gort__unlock(&sched.lock);
         gort__sysmon_wake();
-        if (newm(pp, spinning, id) != 0) {
+        if (newm(pp, spinning, id, alone) != 0) {
             /* No thread.  Not a deadlock (checkdead must not say so): if
              * other Ms run, they will get to the work; gort_run reports
              * a first M it cannot start as EAGAIN; otherwise, as Go's
@@ -606,6 +443,13 @@ static int startm_ex(struct p *pp, bool spinning, bool fatal_if_none)
             int err = errno;
             gort__lock(&sched.lock);
             sched.nmfreed++;
+            /* An idle P holds no work (pidleput): a P handed off with
+             * goroutines queued (handoffp) gives them to the global queue,
+             * for the Ms that do run. */
+            struct g *gp;
+            bool inh;
+            while ((gp = gort__runqget(pp, &inh)) != NULL)
+                globrunqput_locked(gp);
             pidleput(pp);
             if (spinning)
                 atomic_fetch_sub(&sched.nmspinning, 1);
@@ -1186,12 +1030,8 @@ void gort__afterswitch(struct m *mp)
         mp->waitunlockf = NULL;
         mp->waitlock = NULL;
         gort__count(&mp->p->npark);
-        atomic_store_explicit(&gp->status, _Gwaiting, memory_order_release);
-        if (unlockf && !unlockf(gp, lock)) {
-            /* The wait was called off: runnable again, next in line. */
-            atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
-            gort__runqput(mp->p, gp, true);
-        }
+        if (!parkcommit(gp, unlockf, lock))
+            gort__runqput(mp->p, gp, true);     /* called off: next in line */
         break;
     }
     case ACT_YIELD:
@@ -1370,10 +1210,7 @@ void gort__gopark(bool (*unlockf)(struct g *, void *), void *lock, int reason)
 
 void gort__goready(struct g *gp)
 {
-    uint32_t st = atomic_load_explicit(&gp->status, memory_order_acquire);
-    if (unlikely(st != _Gwaiting))
-        gort__throw("bad g->status in ready");
-    atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
+    readyg(gp);
     struct m *mp = gort__getm();
     if (mp && mp->p)
         gort__runqput(mp->p, gp, true);

@@ -632,7 +632,7 @@ GORT_INTERNAL uint32_t gort__runqsteal(struct p *pp, struct p *victim,
 GORT_INTERNAL bool gort__runqempty(struct p *pp);
 GORT_INTERNAL void gort__globrunqput(struct g *gp);
 GORT_INTERNAL void gort__wakep(void);
-GORT_INTERNAL void gort__allgadd(struct g *gp);
+GORT_INTERNAL bool gort__allgadd(struct g *gp);
 GORT_INTERNAL uint32_t gort__fastrand(void);
 GORT_INTERNAL void gort__ensure_init(void);
 
