@@ -361,6 +361,7 @@ int64_t gort_self(void)
 /* The C half of a goroutine's first instructions (switch.S gostart). */
 void gort__goentry(struct g *gp)
 {
+    GORT__SAN(gort__san_arrived(NULL));     /* a new fiber: no fake stack */
     gort__afterswitch(gort__getm());
     memset(gort__tlsp(), 0, sizeof(struct gort__tls));
     errno = 0;
@@ -377,6 +378,7 @@ void gort__goexit0(struct g *gp)
     if (gp->gen != atomic_load(&sched.gen))
         atomic_fetch_add(&sched.old_ended, 1);
     count_add(&pp->nended);
+    GORT__SAN(gort__san_fiber_destroy(&gp->san_fiber));
     if (gp->stack.lo)
         gort__stack_free(pp, &gp->stack);
     else if (gp->stack_reserved)

@@ -219,6 +219,9 @@ void gort__preempt_init(void)
      * the program's code. */
     if (!saw_libc)
         async_ok = false;
+    /* Not under ASan, TSan or Valgrind (sanitizer.h says why). */
+    if (gort__san_no_async_preempt())
+        async_ok = false;
 #if !defined(__x86_64__) && !defined(__aarch64__)
     async_ok = false;
 #endif

@@ -507,12 +507,32 @@ static void mcommoninit_locked(struct m *mp)
     sched.allm = mp;
 }
 
+#ifdef GORT_SAN_ANY
+/* What sanitizer.h's switches need to know about g0: the thread's stack
+ * and its own TSan fiber. */
+static void san_g0_init(struct m *mp)
+{
+    pthread_attr_t a;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        pthread_attr_getstack(&a, &addr, &size);
+        pthread_attr_destroy(&a);
+    }
+    mp->g0lo = (uintptr_t)addr;
+    mp->g0hi = (uintptr_t)addr + size;
+    mp->g0fake = NULL;
+    mp->g0fiber = gort__san_current_fiber();
+}
+#endif
+
 static void *mstart(void *arg)
 {
     struct m *mp = arg;
     mp->procid = (pid_t)syscall(SYS_gettid);
     gort__setm(mp);
     gort__chan_thread_seen = true;  /* an M is never a "plain thread" */
+    GORT__SAN(san_g0_init(mp));
     gort__minit(mp);
     gort__lock(&sched.lock);
     mcommoninit_locked(mp);
@@ -1125,6 +1145,8 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
                 gort__fatal("out of memory allocating a goroutine stack");
             gp->stack_reserved = false;
         }
+        GORT__SAN(gort__san_stack_fresh(&gp->san_fiber, gp->stack.lo,
+                                        gp->stack.hi));
         gp->sp = gort__makectx(gp->stack.hi, gp);
     }
     mp->curg = gp;
@@ -1146,7 +1168,10 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
 static void execute(struct m *mp, struct g *gp, bool inherit)
 {
     startg(mp, mp->p, gp, inherit);
+    GORT__SAN(gort__san_switch(&mp->g0fake, gp->stack.lo, gp->stack.hi,
+                               gp->san_fiber));
     gort__swapctx(&mp->g0sp, gp->sp);
+    GORT__SAN(gort__san_arrived(mp->g0fake));
     mp->curg = NULL;
     gort__afterswitch(mp);
 }
@@ -1229,14 +1254,20 @@ static void switch_out(struct m *mp, struct g *gp, struct g *next,
     gp->nspawn = 0;
     gp->saved_errno = errno;
     gp->tls = *gort__tlsp();    /* scope and panic chains go with gp */
+    /* A dying goroutine's ASan fake frames die with it (sanitizer.h). */
+    GORT__SAN(void **fake = act == ACT_EXIT ? NULL : &gp->san_fake);
     if (next) {
         startg(mp, mp->p, next, inherit);
+        GORT__SAN(gort__san_switch(fake, next->stack.lo, next->stack.hi,
+                                   next->san_fiber));
         gort__swapctx(&gp->sp, next->sp);
     } else {
         mp->curg = NULL;
+        GORT__SAN(gort__san_switch(fake, mp->g0lo, mp->g0hi, mp->g0fiber));
         gort__swapctx(&gp->sp, mp->g0sp);
     }
     /* Running again, possibly on another M. */
+    GORT__SAN(gort__san_arrived(gp->san_fake));
     gort__afterswitch(gort__getm());
     *gort__tlsp() = gp->tls;
     errno = gp->saved_errno;

@@ -43,6 +43,15 @@
 #include <sys/types.h>
 
 #include "../include/gort.h"
+#include "sanitizer.h"
+
+/* GORT__SAN(stmt): a call into sanitizer.h that needs the sanitizer-only
+ * fields of g and m; nothing at all in a normal build. */
+#ifdef GORT_SAN_ANY
+#define GORT__SAN(...) __VA_ARGS__
+#else
+#define GORT__SAN(...)
+#endif
 
 /* Internal non-static names are gort__*; visibility is hidden by the
  * build (-fvisibility=hidden), this makes it explicit. */
@@ -99,6 +108,7 @@ typedef struct gort__stack {
     uintptr_t lo;           /* lowest usable byte (above the guard page) */
     uintptr_t hi;           /* one past the highest byte */
     uint32_t flags;
+    uint32_t vgid;          /* Valgrind's stack id (sanitizer.h), else 0 */
     struct gort__slab *slab; /* pooled stacks: the slab they belong to */
 } gort__stack;
 
@@ -300,6 +310,10 @@ typedef struct g {
     char *name;                 /* gort_attr.name copy, or NULL */
     size_t stack_size_req;      /* 0 = default pooled stack */
     struct gort_timer *after;   /* gort_after's timer */
+#ifdef GORT_SAN_ANY
+    void *san_fake;             /* ASan fake stack while switched out */
+    void *san_fiber;            /* TSan fiber (sanitizer.h) */
+#endif
 } g_t;
 
 /* A goroutine (or a plain thread) waiting on an object: the node a wait
@@ -365,6 +379,11 @@ typedef struct m {
     /* The blocking call sysmon saw this M in (for a rescue). */
     long rescue_nr;
     uintptr_t rescue_args[6];
+#ifdef GORT_SAN_ANY
+    uintptr_t g0lo, g0hi;       /* the thread's stack, for ASan */
+    void *g0fake;               /* g0's ASan fake stack while switched out */
+    void *g0fiber;              /* g0's TSan fiber: the thread's own */
+#endif
 } m_t;
 
 enum { _Pidle = 0, _Prunning = 1, _Psyscall = 2, _Pgcstop = 3, _Pdead = 4 };
