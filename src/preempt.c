@@ -351,7 +351,7 @@ static bool rescue_calibrated(void)
 static void *calib_thread(void *arg)
 {
     int *fds = arg;
-    fds[2] = (int)syscall(SYS_gettid);
+    __atomic_store_n(&fds[2], (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
     char c;
     ssize_t r;
     do
