@@ -1042,8 +1042,10 @@ top:
         releasep(mp);
         if (retire) {
             retirep_locked(pp);
-            gort__unlock(&sched.lock);
+            /* Before the unlock: a dead P may be revived by the next
+             * gort_maxprocs and taken by another M at once. */
             gort__stack_flush_cache(pp);
+            gort__unlock(&sched.lock);
             gort__wakep();
         } else {
             pidleput(pp);
