@@ -271,7 +271,7 @@ void gort__preemptone(struct p *pp, int64_t now)
     if (!gp || mp->insyscall)
         return;
     atomic_store(&gp->preempt, true);
-    gort__preempt_pending = 1;
+    GORT__RELAXED_STORE(gort__preempt_pending, 1);
     if (!async_ok)
         return;
     /* A thread found computing is signalled without another look for

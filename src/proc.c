@@ -227,7 +227,7 @@ struct g *gort__runqget(struct p *pp, bool *inherit)
             if (t - h > 1) {
                 struct g *g1 = atomic_load_explicit(
                     &pp->runq[(h + 1) % RUNQ_SIZE], memory_order_relaxed);
-                void *sp1 = g1->sp;
+                void *sp1 = GORT__RELAXED_LOAD(g1->sp);
                 if (sp1)
                     __builtin_prefetch(sp1);
                 if (t - h > 2)
@@ -479,7 +479,7 @@ static void acquirep(struct m *mp, struct p *pp)
     if (mp->p || pp->m)
         gort__throw("acquirep: already in go");
     mp->p = pp;
-    pp->m = mp;
+    GORT__RELAXED_STORE(pp->m, mp);
     atomic_store(&pp->status, _Prunning);
 }
 
@@ -488,7 +488,7 @@ static struct p *releasep(struct m *mp)
     struct p *pp = mp->p;
     if (!pp || pp->m != mp)
         gort__throw("releasep: invalid p state");
-    pp->m = NULL;
+    GORT__RELAXED_STORE(pp->m, NULL);
     mp->p = NULL;
     atomic_store(&pp->status, _Pidle);
     return pp;
@@ -790,7 +790,7 @@ struct p *gort__anyp(void)
         if (!allocp(0))
             gort__throw("out of memory allocating a P");
         sched.allp[0]->status = _Pdead;
-        sched.nallp = 1;
+        GORT__RELAXED_STORE(sched.nallp, 1);
     }
     gort__unlock(&sched.lock);
     return sched.allp[0];
@@ -1149,15 +1149,15 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
         }
         GORT__SAN(gort__san_stack_fresh(&gp->san_fiber, gp->stack.lo,
                                         gp->stack.hi));
-        gp->sp = gort__makectx(gp->stack.hi, gp);
+        GORT__RELAXED_STORE(gp->sp, gort__makectx(gp->stack.hi, gp));
     }
-    mp->curg = gp;
+    GORT__RELAXED_STORE(mp->curg, gp);
     gp->m = mp;
     atomic_store_explicit(&gp->status, _Grunning, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&gp->preempt, memory_order_relaxed)))
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     if (!inherit) {
-        pp->schedtick++;
+        GORT__RELAXED_STORE(pp->schedtick, pp->schedtick + 1);
         atomic_store_explicit(
             &pp->nschedtick,
             atomic_load_explicit(&pp->nschedtick, memory_order_relaxed) + 1,
@@ -1174,7 +1174,7 @@ static void execute(struct m *mp, struct g *gp, bool inherit)
                                gp->san_fiber));
     gort__swapctx(&mp->g0sp, gp->sp);
     GORT__SAN(gort__san_arrived(mp->g0fake));
-    mp->curg = NULL;
+    GORT__RELAXED_STORE(mp->curg, NULL);
     gort__afterswitch(mp);
 }
 
@@ -1264,7 +1264,7 @@ static void switch_out(struct m *mp, struct g *gp, struct g *next,
                                    next->san_fiber));
         gort__swapctx(&gp->sp, next->sp);
     } else {
-        mp->curg = NULL;
+        GORT__RELAXED_STORE(mp->curg, NULL);
         GORT__SAN(gort__san_switch(fake, mp->g0lo, mp->g0hi, mp->g0fiber));
         gort__swapctx(&gp->sp, mp->g0sp);
     }
@@ -1659,7 +1659,7 @@ static int procresize_locked(int32_t n)
     for (int32_t i = sched.nallp; i < n; i++) {
         if (!allocp(i))
             return -1;
-        sched.nallp = i + 1;
+        GORT__RELAXED_STORE(sched.nallp, i + 1);
         sched.allp[i]->status = _Pdead;
     }
     for (int32_t i = 0; i < n; i++) {
@@ -1708,7 +1708,7 @@ static void atfork_child(void)
     int32_t procs = atomic_load(&sched.gomaxprocs);
     for (int32_t i = sched.nallp - 1; i >= 0; i--) {
         struct p *pp = sched.allp[i];
-        pp->m = NULL;
+        GORT__RELAXED_STORE(pp->m, NULL);
         if (i >= procs) {
             atomic_store(&pp->status, _Pdead);
             continue;
@@ -1834,7 +1834,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
             return -1;
         }
     }
-    sched.started = true;
+    GORT__RELAXED_STORE(sched.started, true);
     sched.launching = true;
     sched.exiting = false;
     sched.main_goexited = 0;
@@ -1851,7 +1851,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
     if (!gp) {
         int err = errno;
         gort__lock(&sched.lock);
-        sched.started = false;
+        GORT__RELAXED_STORE(sched.started, false);
         sched.launching = false;
         gort__unlock(&sched.lock);
         errno = err;
@@ -1871,7 +1871,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
         if (none) {
             int err = errno;
             gort__lock(&sched.lock);
-            sched.started = false;
+            GORT__RELAXED_STORE(sched.started, false);
             sched.launching = false;
             gort__unlock(&sched.lock);
             errno = err == ENOMEM ? ENOMEM : EAGAIN;
@@ -1886,7 +1886,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
     gort__wakep();
     gort__notesleep(&sched.main_done);
     gort__lock(&sched.lock);
-    sched.started = false;
+    GORT__RELAXED_STORE(sched.started, false);
     sched.launching = false;
     gort__unlock(&sched.lock);
     return 0;

@@ -45,8 +45,8 @@ void gort_syscall_enter(void)
     mp->oldp = pp;
     mp->syscalltick = pp->syscalltick;
     atomic_store_explicit(&gp->status, _Gsyscall, memory_order_relaxed);
-    pp->syscalltick++;
-    pp->m = NULL;
+    GORT__RELAXED_STORE(pp->syscalltick, pp->syscalltick + 1);
+    GORT__RELAXED_STORE(pp->m, NULL);
     mp->p = NULL;
     atomic_store(&pp->status, _Pidle);
     gort__handoffp(pp);
@@ -82,7 +82,7 @@ static void exitsyscall(struct m *mp, struct g *gp, bool stay)
         if (wired)
             gort__unwire(gp);
     }
-    mp->p->syscalltick++;
+    GORT__RELAXED_STORE(mp->p->syscalltick, mp->p->syscalltick + 1);
     gp->rescued = false;
     atomic_store_explicit(&gp->status, _Grunning, memory_order_relaxed);
 }

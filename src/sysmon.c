@@ -55,7 +55,7 @@ static int retake(int64_t now, bool *running)
     int32_t procs = atomic_load(&sched.gomaxprocs);
     bool marked = false;
     *running = false;
-    for (int32_t i = 0; i < procs && i < sched.nallp; i++) {
+    for (int32_t i = 0; i < procs && i < GORT__RELAXED_LOAD(sched.nallp); i++) {
         struct p *pp = sched.allp[i];
         if (!pp)
             continue;
@@ -98,13 +98,13 @@ static int retake(int64_t now, bool *running)
             uint32_t exp = _Psyscall;
             if (atomic_compare_exchange_strong(&pp->status, &exp, _Pidle)) {
                 n++;
-                pp->syscalltick++;
+                GORT__RELAXED_STORE(pp->syscalltick, pp->syscalltick + 1);
                 gort__handoffp(pp);
             }
         }
     }
-    if (!marked && gort__preempt_pending)
-        gort__preempt_pending = 0;
+    if (!marked && GORT__RELAXED_LOAD(gort__preempt_pending))
+        GORT__RELAXED_STORE(gort__preempt_pending, 0);
     return n;
 }
 
@@ -126,7 +126,7 @@ void gort__sysmon_wake(void)
 
 static bool all_idle(void)
 {
-    return !sched.started || atomic_load(&sched.exiting) ||
+    return !GORT__RELAXED_LOAD(sched.started) || atomic_load(&sched.exiting) ||
            (atomic_load(&sched.npidle) >= atomic_load(&sched.gomaxprocs) &&
             atomic_load(&sched.runqsize) == 0);
 }
