@@ -171,7 +171,7 @@ int64_t gort__gcount(void)
 {
     int64_t n = atomic_load(&sched.ncreated_noP);
     for (int32_t i = 0; i < sched.nallp; i++) {
-        struct p *pp = sched.allp[i];
+        struct p *pp = gort__allp(i);
         n += atomic_load_explicit(&pp->ncreated, memory_order_relaxed) -
              atomic_load_explicit(&pp->nended, memory_order_relaxed);
     }
@@ -191,7 +191,7 @@ void gort__gen_begin_locked(void)
 {
     int64_t alive = atomic_load(&sched.ncreated_noP);
     for (int32_t i = 0; i < sched.nallp; i++) {
-        struct p *pp = sched.allp[i];
+        struct p *pp = gort__allp(i);
         alive += atomic_load(&pp->ncreated) - atomic_load(&pp->nended);
     }
     int64_t pre = atomic_exchange(&sched.nprecreated, 0);
@@ -275,7 +275,7 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
         gort__allgadd(gp);
     gp->fn = fn;
     gp->arg = arg;
-    gp->sp = NULL;
+    GORT__RELAXED_STORE(gp->sp, NULL);  /* runqget's prefetch may read it */
     gp->saved_errno = 0;
     gp->goid = goid ? goid : gort__newgoid(pp);
     gp->stack_size_req = stksize;

@@ -268,7 +268,7 @@ void gort__preemptone(struct p *pp, int64_t now)
     if (!mp)
         return;
     struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
-    if (!gp || mp->insyscall)
+    if (!gp || GORT__RELAXED_LOAD(mp->insyscall))
         return;
     atomic_store(&gp->preempt, true);
     GORT__RELAXED_STORE(gort__preempt_pending, 1);
@@ -414,7 +414,7 @@ void gort__rescue_probe(struct p *pp)
     if (!async_ok || !rescue_calibrated())
         return;
     struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
-    if (!mp || mp->insyscall)
+    if (!mp || GORT__RELAXED_LOAD(mp->insyscall))
         return;
     struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
     if (!gp)
@@ -611,7 +611,7 @@ static bool try_rescue(struct m *mp, struct g *gp, ucontext_t *uc)
     struct p *pp = mp->p;
     mp->syscalltick = pp->syscalltick;
     mp->oldp = pp;
-    mp->insyscall = 1;
+    GORT__RELAXED_STORE(mp->insyscall, 1);
     gp->rescued = true;
     atomic_store_explicit(&gp->status, _Gsyscall, memory_order_relaxed);
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);

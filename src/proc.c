@@ -479,7 +479,7 @@ static void acquirep(struct m *mp, struct p *pp)
     if (mp->p || pp->m)
         gort__throw("acquirep: already in go");
     mp->p = pp;
-    GORT__RELAXED_STORE(pp->m, mp);
+    __atomic_store_n(&pp->m, mp, __ATOMIC_RELEASE);
     atomic_store(&pp->status, _Prunning);
 }
 
@@ -784,7 +784,7 @@ struct p *gort__anyp(void)
     if (n > procs)
         n = procs;
     if (n > 0)
-        return sched.allp[gort__fastrand() % (uint32_t)n];
+        return gort__allp((int32_t)(gort__fastrand() % (uint32_t)n));
     gort__lock(&sched.lock);
     if (sched.nallp == 0) {
         if (!allocp(0))
@@ -854,7 +854,7 @@ static struct g *stealwork(struct p *pp)
         while (gcd(inc, (unsigned)n) != 1)
             inc = inc % (unsigned)n + 1;
         for (int32_t k = 0; k < n; k++, pos = (pos + inc) % (unsigned)n) {
-            struct p *p2 = sched.allp[pos];
+            struct p *p2 = gort__allp(pos);
             if (!p2 || p2 == pp)
                 continue;
             uint32_t st = atomic_load_explicit(&p2->status, memory_order_relaxed);
@@ -889,7 +889,7 @@ static bool anywork(void)
     if (atomic_load(&sched.runqsize) != 0)
         return true;
     for (int32_t i = 0; i < sched.nallp; i++) {
-        struct p *p2 = sched.allp[i];
+        struct p *p2 = gort__allp(i);
         if (p2 && !gort__runqempty(p2))
             return true;
     }
@@ -913,7 +913,7 @@ static void runalltimers(void)
 {
     int64_t now = gort_nanotime();
     for (int32_t i = 0; i < sched.nallp; i++) {
-        struct p *p2 = sched.allp[i];
+        struct p *p2 = gort__allp(i);
         if (p2 && atomic_load_explicit(&p2->timer0when, memory_order_acquire))
             gort__checktimers(p2, now, NULL);
     }
@@ -1151,7 +1151,7 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
                                         gp->stack.hi));
         GORT__RELAXED_STORE(gp->sp, gort__makectx(gp->stack.hi, gp));
     }
-    GORT__RELAXED_STORE(mp->curg, gp);
+    __atomic_store_n(&mp->curg, gp, __ATOMIC_RELEASE);
     gp->m = mp;
     atomic_store_explicit(&gp->status, _Grunning, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&gp->preempt, memory_order_relaxed)))
@@ -1174,7 +1174,7 @@ static void execute(struct m *mp, struct g *gp, bool inherit)
                                gp->san_fiber));
     gort__swapctx(&mp->g0sp, gp->sp);
     GORT__SAN(gort__san_arrived(mp->g0fake));
-    GORT__RELAXED_STORE(mp->curg, NULL);
+    __atomic_store_n(&mp->curg, NULL, __ATOMIC_RELEASE);
     gort__afterswitch(mp);
 }
 
@@ -1264,7 +1264,7 @@ static void switch_out(struct m *mp, struct g *gp, struct g *next,
                                    next->san_fiber));
         gort__swapctx(&gp->sp, next->sp);
     } else {
-        GORT__RELAXED_STORE(mp->curg, NULL);
+        __atomic_store_n(&mp->curg, NULL, __ATOMIC_RELEASE);
         GORT__SAN(gort__san_switch(fake, mp->g0lo, mp->g0hi, mp->g0fiber));
         gort__swapctx(&gp->sp, mp->g0sp);
     }
@@ -1451,9 +1451,12 @@ bool gort__canspin(int i)
     /* Spin only once (see gort__dospin), only on a multicore machine with
      * other Ps busy (someone may release the lock soon), and only when
      * nobody is waiting to run on our P. */
-    static int ncpu;
-    if (!ncpu)
+    static int ncpu_cache;     /* filled racily, hence relaxed atomics */
+    int ncpu = GORT__RELAXED_LOAD(ncpu_cache);
+    if (!ncpu) {
         ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        GORT__RELAXED_STORE(ncpu_cache, ncpu);
+    }
     if (i >= 1 || ncpu <= 1 ||
         atomic_load_explicit(&sched.gomaxprocs, memory_order_relaxed) <=
             atomic_load_explicit(&sched.npidle, memory_order_relaxed) +
@@ -1646,7 +1649,7 @@ static struct p *allocp(int32_t id)
             return NULL;
         memset(pp, 0, sizeof *pp);
         pp->id = id;
-        sched.allp[id] = pp;
+        __atomic_store_n(&sched.allp[id], pp, __ATOMIC_RELEASE);
     }
     return pp;
 }

@@ -524,6 +524,13 @@ typedef struct schedt {
 
 GORT_INTERNAL extern schedt gort__sched;
 
+/* allp[i] for a reader without sched.lock (sysmon, thieves, dumps):
+ * allocp publishes a new P with a release store. */
+static inline struct p *gort__allp(int32_t i)
+{
+    return __atomic_load_n(&gort__sched.allp[i], __ATOMIC_ACQUIRE);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Thread-local state.  Read through non-inlinable accessors with a         */
 /* compiler barrier: after a switch the caller may be on another thread.    */

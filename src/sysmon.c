@@ -56,7 +56,7 @@ static int retake(int64_t now, bool *running)
     bool marked = false;
     *running = false;
     for (int32_t i = 0; i < procs && i < GORT__RELAXED_LOAD(sched.nallp); i++) {
-        struct p *pp = sched.allp[i];
+        struct p *pp = gort__allp(i);
         if (!pp)
             continue;
         uint32_t st = atomic_load(&pp->status);
