@@ -241,6 +241,11 @@ SAN_MAKE = $(MAKE) CC=$(SAN_CC) OPT="$(SAN_OPT)"
 #       are off under ASan, TSan and Valgrind (src/sanitizer.h says why:
 #       they rewrite a signal context); these tests need a goroutine that
 #       never calls gort to be stopped from outside.
+#   sysmon_schedtrace  wants its first trace line (at 0 ms) to show the
+#       three Ms of two spinning goroutines and sysmon already; slowed
+#       down, the trace can come first.
+#   net_slow_reader_4p  takes 200 ms without progress for "the socket
+#       buffers are full"; slowed down, such a pause comes with room left.
 #   goroutines_million  a million goroutines: ASan's shadow and quarantine,
 #       TSan's shadow or Valgrind's bookkeeping of each stack exceed this
 #       machine's memory (the test is killed by the OOM killer).
@@ -250,7 +255,19 @@ SAN_TEST_SKIP := preempt_async_1p preempt_two_hogs_1p preempt_latency_1p \
                  preempt_fpu_2p preempt_user_sigurg_chained \
                  syscall_unwrapped_usleep_1p syscall_unwrapped_pipe_read_1p \
                  syscall_unwrapped_recv_timeout_1p syscall_many_unwrapped_1p \
-                 goroutines_million
+                 sysmon_schedtrace net_slow_reader_4p goroutines_million
+# And under TSan only:
+#   mmap_exhaustion  limits the address space (RLIMIT_AS) until gort_go
+#       fails; TSan's own runtime allocates under the same limit and dies
+#       first ("ThreadSanitizer failed to allocate").
+#   stackguard_mprotect_50k, stackguard_canary_50k  50,000 goroutines at
+#       once: TSan maps state per fiber, and 50,000 fibers pass
+#       vm.max_map_count ("ThreadSanitizer failed to allocate").
+#   net_accept_emfile  fills the descriptor table and expects the next
+#       accept to fail with EMFILE; TSan's runtime opens and closes
+#       descriptors of its own meanwhile, so the table does not stay full.
+TSAN_TEST_SKIP := mmap_exhaustion stackguard_mprotect_50k \
+                  stackguard_canary_50k net_accept_emfile
 # Slowdown slack for the per-test timeouts.
 SAN_TIMEOUT_SCALE ?= 3
 
@@ -293,7 +310,8 @@ test-asan-ubsan:
 test-tsan:
 	$(SAN_MAKE) BUILD=build-tsan EXTRA_CFLAGS="$(TSAN_FLAGS)" \
 	    EXTRA_LDLIBS="$(TSAN_FLAGS)" tests
-	TSAN_OPTIONS="$(TSAN_OPTS)" GORT_TEST_SKIP="$(SAN_TEST_SKIP)" \
+	TSAN_OPTIONS="$(TSAN_OPTS)" \
+	GORT_TEST_SKIP="$(SAN_TEST_SKIP) $(TSAN_TEST_SKIP)" \
 	GORT_TEST_TIMEOUT_SCALE=$(SAN_TIMEOUT_SCALE) build-tsan/tests/run-tests
 
 test-sanitize:
