@@ -41,12 +41,12 @@ o=$(mktemp)
 ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 "$asan/sanitize/heap_overflow" >"$o" 2>&1
 check "asan reports the goroutine's heap overflow" "$o" $? nonzero \
     "ERROR: AddressSanitizer: heap-buffer-overflow" "WRITE of size 4" \
-    "in writer .*heap_overflow.c" "0 bytes after 64-byte region"
+    "in writer .*heap_overflow.c" "0 bytes \\(to the right of\\|after\\) 64-byte region"
 ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 "$asan/sanitize/heap_overflow_fixed" >"$o" 2>&1
 check "asan: the fixed program reports nothing" "$o" $? 0 "!Sanitizer" "!WARNING"
 TSAN_OPTIONS=halt_on_error=1 "$tsan/sanitize/data_race" >"$o" 2>&1
 check "tsan reports the goroutines' data race" "$o" $? nonzero \
-    "WARNING: ThreadSanitizer: data race" "in adder .*data_race.c" \
+    "WARNING: ThreadSanitizer: data race" "#0 adder .*data_race.c" \
     "Location is global 'counter'"
 TSAN_OPTIONS=halt_on_error=1 "$tsan/sanitize/data_race_fixed" >"$o" 2>&1
 check "tsan: the fixed program reports nothing" "$o" $? 0 "!Sanitizer" "!WARNING" \
