@@ -255,3 +255,157 @@ test-gdb-aarch64:
 	    -o $(AARCH64_BUILD)/gdb/parked-static $(AARCH64_BUILD)/libgort.a -pthread
 	GDB_QEMU="$(AARCH64_QEMU)" GDB_SYSROOT=/usr/aarch64-linux-gnu \
 	    tests/gdb/run.sh $(AARCH64_BUILD)/gdb/parked-static
+
+# --- sanitizers, Valgrind, soak ---------------------------------------------
+#
+#   make test-asan        the suite under AddressSanitizer   (build-asan/)
+#   make test-ubsan       ... UndefinedBehaviorSanitizer     (build-ubsan/)
+#   make test-asan-ubsan  ... both in one build (CI)         (build-asan-ubsan/)
+#   make test-tsan        ... ThreadSanitizer                (build-tsan/)
+#   make test-valgrind    ... Valgrind memcheck              (build-valgrind/)
+#   make test-sanitize    a user's program on gort: ASan reports its heap
+#                         overflow, TSan its data race, the fixed versions
+#                         report nothing (tests/sanitize/)
+#   make soak             minutes of mixed load on 1, 2, 4, 8 Ps
+#                         (SOAK_SECONDS per P count, default 60)
+#
+# Each builds library and tests in its own folder with SAN_CC (clang by
+# default; gcc works too) and ends with the runner's "N passed, N failed".
+# A report fails its test: halt_on_error / exitcode below.  What the tools
+# need to know about gort's stack switching is in src/sanitizer.h;
+# docs/reliability.md has the numbers.
+
+SAN_CC  ?= clang
+SAN_OPT ?= -O1 -g
+SAN_MAKE = $(MAKE) CC=$(SAN_CC) OPT="$(SAN_OPT)"
+
+# Left out under every tool (GORT_TEST_SKIP: printed as "# SKIP"):
+#   preempt_* (async), preempt_user_sigurg_chained, syscall_*unwrapped*
+#       asynchronous preemption and the rescue of unwrapped system calls
+#       are off under ASan, TSan and Valgrind (src/sanitizer.h says why:
+#       they rewrite a signal context); these tests need a goroutine that
+#       never calls gort to be stopped from outside.
+#   sysmon_schedtrace  wants its first trace line (at 0 ms) to show the
+#       three Ms of two spinning goroutines and sysmon already; slowed
+#       down, the trace can come first.
+#   net_slow_reader_4p  takes 200 ms without progress for "the socket
+#       buffers are full"; slowed down, such a pause comes with room left.
+#   goroutines_million  a million goroutines: ASan's shadow and quarantine,
+#       TSan's shadow or Valgrind's bookkeeping of each stack exceed this
+#       machine's memory (the test is killed by the OOM killer).
+SAN_TEST_SKIP := preempt_async_1p preempt_two_hogs_1p preempt_latency_1p \
+                 preempt_async_spin_1p preempt_errno_1p preempt_errno_2p \
+                 preempt_defer_1p preempt_defer_2p preempt_fpu_1p \
+                 preempt_fpu_2p preempt_user_sigurg_chained \
+                 syscall_unwrapped_usleep_1p syscall_unwrapped_pipe_read_1p \
+                 syscall_unwrapped_recv_timeout_1p syscall_many_unwrapped_1p \
+                 sysmon_schedtrace net_slow_reader_4p goroutines_million
+# And under TSan only:
+#   mmap_exhaustion  limits the address space (RLIMIT_AS) until gort_go
+#       fails; TSan's own runtime allocates under the same limit and dies
+#       first ("ThreadSanitizer failed to allocate").
+#   stackguard_mprotect_50k, stackguard_canary_50k  50,000 goroutines at
+#       once: TSan maps state per fiber, and 50,000 fibers pass
+#       vm.max_map_count ("ThreadSanitizer failed to allocate").
+#   net_accept_emfile  fills the descriptor table and expects the next
+#       accept to fail with EMFILE; TSan's runtime opens and closes
+#       descriptors of its own meanwhile, so the table does not stay full.
+TSAN_TEST_SKIP := mmap_exhaustion stackguard_mprotect_50k \
+                  stackguard_canary_50k net_accept_emfile
+# Slowdown slack for the per-test timeouts.
+SAN_TIMEOUT_SCALE ?= 3
+
+# LSan (part of ASan) is off in the suite: tests end with goroutines still
+# parked on their own stacks, which LSan does not scan (they are plain
+# mmap'd memory, not thread stacks), so what only they point to would be
+# reported as leaked.  make test-sanitize runs a program with leaks on.
+ASAN_OPTS  := halt_on_error=1:abort_on_error=0:exitcode=66:detect_leaks=0:$(ASAN_OPTIONS)
+UBSAN_OPTS := halt_on_error=1:exitcode=66:print_stacktrace=1:$(UBSAN_OPTIONS)
+TSAN_OPTS  := halt_on_error=1:exitcode=66:report_signal_unsafe=0:$(TSAN_OPTIONS)
+
+ASAN_FLAGS  := -fsanitize=address -fno-omit-frame-pointer
+UBSAN_FLAGS := -fsanitize=undefined -fno-sanitize-recover=all
+TSAN_FLAGS  := -fsanitize=thread
+# gcc warns that TSan does not model atomic_thread_fence (gort's three
+# seq_cst fences order wake-up handshakes, not data; clang is silent).
+ifneq ($(findstring gcc,$(SAN_CC)),)
+TSAN_FLAGS  += -Wno-tsan
+endif
+
+.PHONY: test-asan test-ubsan test-asan-ubsan test-tsan test-valgrind \
+        test-sanitize soak
+
+test-asan:
+	$(SAN_MAKE) BUILD=build-asan EXTRA_CFLAGS="$(ASAN_FLAGS)" \
+	    EXTRA_LDLIBS="$(ASAN_FLAGS)" tests
+	ASAN_OPTIONS="$(ASAN_OPTS)" GORT_TEST_SKIP="$(SAN_TEST_SKIP)" \
+	GORT_TEST_TIMEOUT_SCALE=$(SAN_TIMEOUT_SCALE) build-asan/tests/run-tests
+
+test-ubsan:
+	$(SAN_MAKE) BUILD=build-ubsan EXTRA_CFLAGS="$(UBSAN_FLAGS)" \
+	    EXTRA_LDLIBS="$(UBSAN_FLAGS)" tests
+	UBSAN_OPTIONS="$(UBSAN_OPTS)" \
+	GORT_TEST_TIMEOUT_SCALE=$(SAN_TIMEOUT_SCALE) build-ubsan/tests/run-tests
+
+test-asan-ubsan:
+	$(SAN_MAKE) BUILD=build-asan-ubsan \
+	    EXTRA_CFLAGS="$(ASAN_FLAGS) $(UBSAN_FLAGS)" \
+	    EXTRA_LDLIBS="$(ASAN_FLAGS) $(UBSAN_FLAGS)" tests
+	ASAN_OPTIONS="$(ASAN_OPTS)" UBSAN_OPTIONS="$(UBSAN_OPTS)" \
+	GORT_TEST_SKIP="$(SAN_TEST_SKIP)" \
+	GORT_TEST_TIMEOUT_SCALE=$(SAN_TIMEOUT_SCALE) \
+	    build-asan-ubsan/tests/run-tests
+
+test-tsan:
+	$(SAN_MAKE) BUILD=build-tsan EXTRA_CFLAGS="$(TSAN_FLAGS)" \
+	    EXTRA_LDLIBS="$(TSAN_FLAGS)" tests
+	TSAN_OPTIONS="$(TSAN_OPTS)" \
+	GORT_TEST_SKIP="$(SAN_TEST_SKIP) $(TSAN_TEST_SKIP)" \
+	GORT_TEST_TIMEOUT_SCALE=$(SAN_TIMEOUT_SCALE) build-tsan/tests/run-tests
+
+test-sanitize:
+	$(SAN_MAKE) BUILD=build-asan EXTRA_CFLAGS="$(ASAN_FLAGS)" \
+	    EXTRA_LDLIBS="$(ASAN_FLAGS)" build-asan/libgort.a
+	$(SAN_MAKE) BUILD=build-tsan EXTRA_CFLAGS="$(TSAN_FLAGS)" \
+	    EXTRA_LDLIBS="$(TSAN_FLAGS)" build-tsan/libgort.a
+	SAN_CC=$(SAN_CC) SAN_LDLIBS="$(filter-out -pthread,$(LDLIBS))" \
+	    tests/sanitize/check.sh build-asan build-tsan
+
+# Valgrind (memcheck): an ordinary build with the stack registration of
+# src/sanitizer.h compiled in (-DGORT_VALGRIND=1, needs valgrind.h).
+# Valgrind runs one thread at a time, many times slower; besides
+# SAN_TEST_SKIP it leaves out (VALGRIND_TEST_SKIP):
+#   stackguard_mprotect_50k, stackguard_canary_50k  50,000 stacks' worth of
+#       mappings: "Valgrind: FATAL: VG_N_SEGMENTS is too low".
+#   defer_migration  wants some of 16 goroutines to change threads;
+#       Valgrind runs one thread at a time and the other Ms hardly ever
+#       get to steal ("0 of 16 goroutines changed threads").
+#   timer_not_behind_busy_p_2p  wants 1 ms sleeps to take about 1 ms.
+#   syscall_thread_exhaustion  two Ms reach the thread cap together and
+#       their fatal reports interleave ("fatal error: runtime: program
+#       exceeds 4-thread limit"): gort does not serialise concurrent fatal
+#       errors (to fix); Valgrind's thread switching makes it common.
+#   net_accept_emfile  fills the descriptor table; Valgrind opens
+#       descriptors of its own meanwhile, so it does not stay full.
+VALGRIND_TEST_SKIP ?= stackguard_mprotect_50k stackguard_canary_50k \
+                      defer_migration timer_not_behind_busy_p_2p \
+                      syscall_thread_exhaustion net_accept_emfile
+VALGRIND ?= valgrind --quiet --error-exitcode=66 --exit-on-first-error=yes \
+            --track-origins=no --max-stackframe=4194304
+VALGRIND_TIMEOUT_SCALE ?= 10
+
+test-valgrind:
+	$(MAKE) BUILD=build-valgrind OPT="-O1 -g" \
+	    EXTRA_CFLAGS="-DGORT_VALGRIND=1" tests
+	GORT_TEST_SKIP="$(SAN_TEST_SKIP) $(VALGRIND_TEST_SKIP)" \
+	GORT_TEST_TIMEOUT_SCALE=$(VALGRIND_TIMEOUT_SCALE) \
+	    $(VALGRIND) build-valgrind/tests/run-tests
+
+# The soak test: not part of make test (minutes).
+SOAK_SECONDS ?= 60
+
+$(BUILD)/tools/soak: tools/soak.c $(LIB_A) include/gort.h | $(BUILD)/tools
+	$(CC) $(CFLAGS_APP) $< -o $@ $(LIB_A) $(LDLIBS)
+
+soak: $(BUILD)/tools/soak
+	SOAK_SECONDS=$(SOAK_SECONDS) ./$(BUILD)/tools/soak

@@ -352,7 +352,8 @@ GORT_EXPORT extern volatile int gort__preempt_pending;
 GORT_EXPORT void gort__preempt_slow(void);
 static inline void gort_preempt_point(void)
 {
-    if (__builtin_expect(gort__preempt_pending != 0, 0))
+    if (__builtin_expect(__atomic_load_n(&gort__preempt_pending,
+                                         __ATOMIC_RELAXED) != 0, 0))
         gort__preempt_slow();
 }
 

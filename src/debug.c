@@ -343,7 +343,7 @@ void gort__schedtrace(bool detailed)
              nmidlelocked, atomic_load(&sched.sysmonwait) ? 1 : 0,
              (long long)atomic_load(&gort__nunstranded));
     for (int32_t i = 0; i < procs && i < sched.nallp; i++) {
-        struct p *pp = sched.allp[i];
+        struct p *pp = gort__allp(i);
         uint32_t h = atomic_load(&pp->runqhead), t = atomic_load(&pp->runqtail);
         int64_t qlen = (int32_t)(t - h) + (atomic_load(&pp->runnext) ? 1 : 0);
         if (qlen < 0)

@@ -178,7 +178,7 @@ int64_t gort__gcount(void)
 {
     int64_t n = atomic_load(&sched.ncreated_noP);
     for (int32_t i = 0; i < sched.nallp; i++) {
-        struct p *pp = sched.allp[i];
+        struct p *pp = gort__allp(i);
         n += atomic_load_explicit(&pp->ncreated, memory_order_relaxed) -
              atomic_load_explicit(&pp->nended, memory_order_relaxed);
     }
@@ -198,7 +198,7 @@ void gort__gen_begin_locked(void)
 {
     int64_t alive = atomic_load(&sched.ncreated_noP);
     for (int32_t i = 0; i < sched.nallp; i++) {
-        struct p *pp = sched.allp[i];
+        struct p *pp = gort__allp(i);
         alive += atomic_load(&pp->ncreated) - atomic_load(&pp->nended);
     }
     int64_t pre = atomic_exchange(&sched.nprecreated, 0);
@@ -290,7 +290,7 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
     }
     gp->fn = fn;
     gp->arg = arg;
-    gp->sp = NULL;
+    GORT__RELAXED_STORE(gp->sp, NULL);  /* runqget's prefetch may read it */
     gp->saved_errno = 0;
     gp->goid = goid ? goid : gort__newgoid(pp);
     gp->stack_size_req = stksize;
@@ -391,6 +391,7 @@ int64_t gort_self(void)
 /* The C half of a goroutine's first instructions (switch.S gostart). */
 void gort__goentry(struct g *gp)
 {
+    GORT__SAN(gort__san_arrived(NULL));     /* a new fiber: no fake stack */
     gort__afterswitch(gort__getm());
     memset(gort__tlsp(), 0, sizeof(struct gort__tls));
     errno = 0;
@@ -407,6 +408,7 @@ void gort__goexit0(struct g *gp)
     if (gp->gen != atomic_load(&sched.gen))
         atomic_fetch_add(&sched.old_ended, 1);
     count_add(&pp->nended);
+    GORT__SAN(gort__san_fiber_destroy(&gp->san_fiber));
     if (gp->stack.lo)
         gort__stack_free(pp, &gp->stack);
     else if (gp->stack_reserved)

@@ -308,6 +308,7 @@ static _Noreturn void fatalpanic(panicrec *p)
  * elsewhere; the library may be built by the other compiler). */
 static _Noreturn void longjmp_scope(gort__scope *s)
 {
+    gort__san_noreturn();   /* ASan: the skipped frames' redzones go */
     if (s->sjkind) {
 #if defined(__GNUC__) && (!defined(__clang__) || defined(__x86_64__))
         __builtin_longjmp(s->jb.b, 1);
@@ -334,6 +335,7 @@ static _Noreturn void recovery(panicrec *p, gort__scope *s)
          * with the records that remain (those of s included). */
         t->panic = gx;
         t->scope = s;
+        gort__san_noreturn();
         _longjmp(gx->jb, 1);
     }
     /* Drop p and every panic whose frame the jump discards (aborted). */

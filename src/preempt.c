@@ -219,6 +219,9 @@ void gort__preempt_init(void)
      * the program's code. */
     if (!saw_libc)
         async_ok = false;
+    /* Not under ASan, TSan or Valgrind (sanitizer.h says why). */
+    if (gort__san_no_async_preempt())
+        async_ok = false;
 #if !defined(__x86_64__) && !defined(__aarch64__)
     async_ok = false;
 #endif
@@ -273,10 +276,10 @@ void gort__preemptone(struct p *pp, int64_t now)
     if (!mp)
         return;
     struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
-    if (!gp || mp->insyscall)
+    if (!gp || GORT__RELAXED_LOAD(mp->insyscall))
         return;
     atomic_store(&gp->preempt, true);
-    gort__preempt_pending = 1;
+    GORT__RELAXED_STORE(gort__preempt_pending, 1);
     if (!async_ok)
         return;
     /* A thread found computing is signalled without another look for
@@ -418,7 +421,7 @@ void gort__rescue_probe(struct p *pp)
     if (!async_ok || !rescue_calibrated())
         return;
     struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
-    if (!mp || mp->insyscall)
+    if (!mp || GORT__RELAXED_LOAD(mp->insyscall))
         return;
     struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
     if (!gp)
@@ -628,7 +631,7 @@ static bool try_rescue(struct m *mp, struct g *gp, ucontext_t *uc)
     struct p *pp = mp->p;
     mp->syscalltick = pp->syscalltick;
     mp->oldp = pp;
-    mp->insyscall = 1;
+    GORT__RELAXED_STORE(mp->insyscall, 1);
     gp->rescued = true;
     gp->syscallpc = pc + 1;     /* an exact pc, stored as a return address */
     gp->syscallfp = CTX_FP(uc);

@@ -309,7 +309,7 @@ static void acquirep(struct m *mp, struct p *pp)
     if (mp->p || pp->m)
         gort__throw("acquirep: already in go");
     mp->p = pp;
-    pp->m = mp;
+    __atomic_store_n(&pp->m, mp, __ATOMIC_RELEASE);
     atomic_store(&pp->status, _Prunning);
 }
 
@@ -318,7 +318,7 @@ static struct p *releasep(struct m *mp)
     struct p *pp = mp->p;
     if (!pp || pp->m != mp)
         gort__throw("releasep: invalid p state");
-    pp->m = NULL;
+    GORT__RELAXED_STORE(pp->m, NULL);
     mp->p = NULL;
     atomic_store(&pp->status, _Pidle);
     return pp;
@@ -337,12 +337,32 @@ static void mcommoninit_locked(struct m *mp)
     sched.allm = mp;
 }
 
+#ifdef GORT_SAN_ANY
+/* What sanitizer.h's switches need to know about g0: the thread's stack
+ * and its own TSan fiber. */
+static void san_g0_init(struct m *mp)
+{
+    pthread_attr_t a;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        pthread_attr_getstack(&a, &addr, &size);
+        pthread_attr_destroy(&a);
+    }
+    mp->g0lo = (uintptr_t)addr;
+    mp->g0hi = (uintptr_t)addr + size;
+    mp->g0fake = NULL;
+    mp->g0fiber = gort__san_current_fiber();
+}
+#endif
+
 static void *mstart(void *arg)
 {
     struct m *mp = arg;
     mp->procid = (pid_t)syscall(SYS_gettid);
     gort__setm(mp);
     gort__chan_thread_seen = true;  /* an M is never a "plain thread" */
+    GORT__SAN(san_g0_init(mp));
     gort__minit(mp);
     gort__lock(&sched.lock);
     mcommoninit_locked(mp);
@@ -608,13 +628,13 @@ struct p *gort__anyp(void)
     if (n > procs)
         n = procs;
     if (n > 0)
-        return sched.allp[gort__fastrand() % (uint32_t)n];
+        return gort__allp((int32_t)(gort__fastrand() % (uint32_t)n));
     gort__lock(&sched.lock);
     if (sched.nallp == 0) {
         if (!allocp(0))
             gort__throw("out of memory allocating a P");
         sched.allp[0]->status = _Pdead;
-        sched.nallp = 1;
+        GORT__RELAXED_STORE(sched.nallp, 1);
     }
     gort__unlock(&sched.lock);
     return sched.allp[0];
@@ -678,7 +698,7 @@ static struct g *stealwork(struct p *pp)
         while (gcd(inc, (unsigned)n) != 1)
             inc = inc % (unsigned)n + 1;
         for (int32_t k = 0; k < n; k++, pos = (pos + inc) % (unsigned)n) {
-            struct p *p2 = sched.allp[pos];
+            struct p *p2 = gort__allp(pos);
             if (!p2 || p2 == pp)
                 continue;
             uint32_t st = atomic_load_explicit(&p2->status, memory_order_relaxed);
@@ -713,7 +733,7 @@ static bool anywork(void)
     if (atomic_load(&sched.runqsize) != 0)
         return true;
     for (int32_t i = 0; i < sched.nallp; i++) {
-        struct p *p2 = sched.allp[i];
+        struct p *p2 = gort__allp(i);
         if (p2 && !gort__runqempty(p2))
             return true;
     }
@@ -737,7 +757,7 @@ static void runalltimers(void)
 {
     int64_t now = gort_nanotime();
     for (int32_t i = 0; i < sched.nallp; i++) {
-        struct p *p2 = sched.allp[i];
+        struct p *p2 = gort__allp(i);
         if (p2 && atomic_load_explicit(&p2->timer0when, memory_order_acquire))
             gort__checktimers(p2, now, NULL);
     }
@@ -866,8 +886,10 @@ top:
         releasep(mp);
         if (retire) {
             retirep_locked(pp);
-            gort__unlock(&sched.lock);
+            /* Before the unlock: a dead P may be revived by the next
+             * gort_maxprocs and taken by another M at once. */
             gort__stack_flush_cache(pp);
+            gort__unlock(&sched.lock);
             gort__wakep();
         } else {
             pidleput(pp);
@@ -969,16 +991,18 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
                 gort__fatal("out of memory allocating a goroutine stack");
             gp->stack_reserved = false;
         }
-        gp->sp = gort__makectx(gp->stack.hi, gp);
+        GORT__SAN(gort__san_stack_fresh(&gp->san_fiber, gp->stack.lo,
+                                        gp->stack.hi));
+        GORT__RELAXED_STORE(gp->sp, gort__makectx(gp->stack.hi, gp));
     }
-    mp->curg = gp;
+    __atomic_store_n(&mp->curg, gp, __ATOMIC_RELEASE);
     gp->m = mp;
     atomic_store_explicit(&gp->status, _Grunning, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&gp->preempt, memory_order_relaxed)))
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     gort__count(&pp->nswitch);
     if (!inherit) {
-        pp->schedtick++;
+        GORT__RELAXED_STORE(pp->schedtick, pp->schedtick + 1);
         atomic_store_explicit(
             &pp->nschedtick,
             atomic_load_explicit(&pp->nschedtick, memory_order_relaxed) + 1,
@@ -991,8 +1015,11 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
 static void execute(struct m *mp, struct g *gp, bool inherit)
 {
     startg(mp, mp->p, gp, inherit);
+    GORT__SAN(gort__san_switch(&mp->g0fake, gp->stack.lo, gp->stack.hi,
+                               gp->san_fiber));
     gort__swapctx(&mp->g0sp, gp->sp);
-    mp->curg = NULL;
+    GORT__SAN(gort__san_arrived(mp->g0fake));
+    __atomic_store_n(&mp->curg, NULL, __ATOMIC_RELEASE);
     gort__afterswitch(mp);
 }
 
@@ -1071,14 +1098,20 @@ static void switch_out(struct m *mp, struct g *gp, struct g *next,
     gp->nspawn = 0;
     gp->saved_errno = errno;
     gp->tls = *gort__tlsp();    /* scope and panic chains go with gp */
+    /* A dying goroutine's ASan fake frames die with it (sanitizer.h). */
+    GORT__SAN(void **fake = act == ACT_EXIT ? NULL : &gp->san_fake);
     if (next) {
         startg(mp, mp->p, next, inherit);
+        GORT__SAN(gort__san_switch(fake, next->stack.lo, next->stack.hi,
+                                   next->san_fiber));
         gort__swapctx(&gp->sp, next->sp);
     } else {
-        mp->curg = NULL;
+        __atomic_store_n(&mp->curg, NULL, __ATOMIC_RELEASE);
+        GORT__SAN(gort__san_switch(fake, mp->g0lo, mp->g0hi, mp->g0fiber));
         gort__swapctx(&gp->sp, mp->g0sp);
     }
     /* Running again, possibly on another M. */
+    GORT__SAN(gort__san_arrived(gp->san_fake));
     gort__afterswitch(gort__getm());
     *gort__tlsp() = gp->tls;
     errno = gp->saved_errno;
@@ -1258,9 +1291,12 @@ bool gort__canspin(int i)
     /* Spin only once (see gort__dospin), only on a multicore machine with
      * other Ps busy (someone may release the lock soon), and only when
      * nobody is waiting to run on our P. */
-    static int ncpu;
-    if (!ncpu)
+    static int ncpu_cache;     /* filled racily, hence relaxed atomics */
+    int ncpu = GORT__RELAXED_LOAD(ncpu_cache);
+    if (!ncpu) {
         ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        GORT__RELAXED_STORE(ncpu_cache, ncpu);
+    }
     if (i >= 1 || ncpu <= 1 ||
         atomic_load_explicit(&sched.gomaxprocs, memory_order_relaxed) <=
             atomic_load_explicit(&sched.npidle, memory_order_relaxed) +
@@ -1453,7 +1489,7 @@ static struct p *allocp(int32_t id)
             return NULL;
         memset(pp, 0, sizeof *pp);
         pp->id = id;
-        sched.allp[id] = pp;
+        __atomic_store_n(&sched.allp[id], pp, __ATOMIC_RELEASE);
     }
     return pp;
 }
@@ -1466,7 +1502,7 @@ static int procresize_locked(int32_t n)
     for (int32_t i = sched.nallp; i < n; i++) {
         if (!allocp(i))
             return -1;
-        sched.nallp = i + 1;
+        GORT__RELAXED_STORE(sched.nallp, i + 1);
         sched.allp[i]->status = _Pdead;
     }
     for (int32_t i = 0; i < n; i++) {
@@ -1515,7 +1551,7 @@ static void atfork_child(void)
     int32_t procs = atomic_load(&sched.gomaxprocs);
     for (int32_t i = sched.nallp - 1; i >= 0; i--) {
         struct p *pp = sched.allp[i];
-        pp->m = NULL;
+        GORT__RELAXED_STORE(pp->m, NULL);
         if (i >= procs) {
             atomic_store(&pp->status, _Pdead);
             continue;
@@ -1641,7 +1677,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
             return -1;
         }
     }
-    sched.started = true;
+    GORT__RELAXED_STORE(sched.started, true);
     sched.launching = true;
     sched.exiting = false;
     sched.main_goexited = 0;
@@ -1658,7 +1694,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
     if (!gp) {
         int err = errno;
         gort__lock(&sched.lock);
-        sched.started = false;
+        GORT__RELAXED_STORE(sched.started, false);
         sched.launching = false;
         gort__unlock(&sched.lock);
         errno = err;
@@ -1678,7 +1714,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
         if (none) {
             int err = errno;
             gort__lock(&sched.lock);
-            sched.started = false;
+            GORT__RELAXED_STORE(sched.started, false);
             sched.launching = false;
             gort__unlock(&sched.lock);
             errno = err == ENOMEM ? ENOMEM : EAGAIN;
@@ -1693,7 +1729,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
     gort__wakep();
     gort__notesleep(&sched.main_done);
     gort__lock(&sched.lock);
-    sched.started = false;
+    GORT__RELAXED_STORE(sched.started, false);
     sched.launching = false;
     gort__unlock(&sched.lock);
     return 0;

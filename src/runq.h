@@ -146,7 +146,7 @@ struct g *gort__runqget(struct p *pp, bool *inherit)
             if (t - h > 1) {
                 struct g *g1 = RQ_LOAD(
                     &pp->runq[(h + 1) % RUNQ_SIZE], memory_order_relaxed);
-                void *sp1 = g1->sp;
+                void *sp1 = __atomic_load_n(&g1->sp, __ATOMIC_RELAXED);
                 if (sp1)
                     __builtin_prefetch(sp1);
                 if (t - h > 2)

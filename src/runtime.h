@@ -43,6 +43,21 @@
 #include <sys/types.h>
 
 #include "../include/gort.h"
+#include "sanitizer.h"
+
+/* GORT__SAN(stmt): a call into sanitizer.h that needs the sanitizer-only
+ * fields of g and m; nothing at all in a normal build. */
+#ifdef GORT_SAN_ANY
+#define GORT__SAN(...) __VA_ARGS__
+#else
+#define GORT__SAN(...)
+#endif
+
+/* A field its owner writes but sysmon (or a prefetch hint) reads without
+ * the owner's synchronisation: both sides use relaxed atomics, the same
+ * plain moves on x86_64 and aarch64, and a race C11 and TSan accept. */
+#define GORT__RELAXED_STORE(lv, v) __atomic_store_n(&(lv), (v), __ATOMIC_RELAXED)
+#define GORT__RELAXED_LOAD(lv) __atomic_load_n(&(lv), __ATOMIC_RELAXED)
 
 /* Internal non-static names are gort__*; visibility is hidden by the
  * build (-fvisibility=hidden), this makes it explicit. */
@@ -99,6 +114,7 @@ typedef struct gort__stack {
     uintptr_t lo;           /* lowest usable byte (above the guard page) */
     uintptr_t hi;           /* one past the highest byte */
     uint32_t flags;
+    uint32_t vgid;          /* Valgrind's stack id (sanitizer.h), else 0 */
     struct gort__slab *slab; /* pooled stacks: the slab they belong to */
 } gort__stack;
 
@@ -311,6 +327,10 @@ typedef struct g {
     char *name;                 /* gort_attr.name copy, or NULL */
     size_t stack_size_req;      /* 0 = default pooled stack */
     struct gort_timer *after;   /* gort_after's timer */
+#ifdef GORT_SAN_ANY
+    void *san_fake;             /* ASan fake stack while switched out */
+    void *san_fiber;            /* TSan fiber (sanitizer.h) */
+#endif
 } g_t;
 
 /* A goroutine (or a plain thread) waiting on an object: the node a wait
@@ -385,6 +405,11 @@ typedef struct m {
     int32_t dumpn;
     int64_t dumpgoid;
     uintptr_t dumppc[GORT__TB_MAX];
+#ifdef GORT_SAN_ANY
+    uintptr_t g0lo, g0hi;       /* the thread's stack, for ASan */
+    void *g0fake;               /* g0's ASan fake stack while switched out */
+    void *g0fiber;              /* g0's TSan fiber: the thread's own */
+#endif
 } m_t;
 
 enum { _Pidle = 0, _Prunning = 1, _Psyscall = 2, _Pgcstop = 3, _Pdead = 4 };
@@ -529,6 +554,13 @@ typedef struct schedt {
 } schedt;
 
 GORT_INTERNAL extern schedt gort__sched;
+
+/* allp[i] for a reader without sched.lock (sysmon, thieves, dumps):
+ * allocp publishes a new P with a release store. */
+static inline struct p *gort__allp(int32_t i)
+{
+    return __atomic_load_n(&gort__sched.allp[i], __ATOMIC_ACQUIRE);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Thread-local state.  Read through non-inlinable accessors with a         */
@@ -777,7 +809,7 @@ GORT_INTERNAL void gort__sigurg(int sig, void *info, void *ctx);
 /* Cooperative check inside runtime calls. */
 static inline void gort__preempt_check(void)
 {
-    if (unlikely(gort__preempt_pending != 0))
+    if (unlikely(GORT__RELAXED_LOAD(gort__preempt_pending) != 0))
         gort__preempt_slow();
 }
 

@@ -219,8 +219,10 @@ static int grow_locked(void)
     /* Push in reverse so that the lowest addresses are handed out first. */
     for (int i = SLAB_STACKS - 1; i >= 0; i--) {
         uintptr_t slot = (uintptr_t)base + (size_t)i * slotsz;
-        pool.v[pool.n++] = (gort__stack){slot + pagesz, slot + slotsz,
-                                         STK_POOLED, sl};
+        pool.v[pool.n++] = (gort__stack){
+            .lo = slot + pagesz, .hi = slot + slotsz, .flags = STK_POOLED,
+            .vgid = gort__san_stack_register(slot + pagesz, slot + slotsz),
+            .slab = sl};
     }
     atomic_fetch_add(&credit, SLAB_STACKS);
     return 0;
@@ -309,6 +311,7 @@ void gort__stack_free(struct p *pp, gort__stack *s)
     if (!(s->flags & STK_POOLED)) {
         if (s->flags & STK_GUARD_MPROT)
             atomic_fetch_sub(&nmprot, 1);
+        gort__san_stack_deregister(s->vgid);
         munmap((void *)(s->lo - pagesz), s->hi - s->lo + pagesz);
         s->lo = s->hi = 0;
         return;
@@ -344,6 +347,7 @@ int gort__stack_alloc_sized(size_t size, gort__stack *out)
     out->lo = (uintptr_t)base + pagesz;
     out->hi = out->lo + size;
     out->flags = 0;
+    out->vgid = gort__san_stack_register(out->lo, out->hi);
     out->slab = NULL;
     install_guard(out);
     return 0;

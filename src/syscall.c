@@ -37,7 +37,9 @@ void gort_syscall_enter(void)
     struct m *mp = gort__getm();
     if (!mp || !mp->curg || !mp->p)
         return;
-    if (mp->insyscall++ > 0)
+    int nest = mp->insyscall;
+    GORT__RELAXED_STORE(mp->insyscall, nest + 1);   /* sysmon reads it */
+    if (nest > 0)
         return;     /* nested: the outer pair does the work */
     int saved = errno;
     struct g *gp = mp->curg;
@@ -52,8 +54,8 @@ void gort_syscall_enter(void)
     gp->waitsince = atomic_load_explicit(&gort__coarse.now, memory_order_relaxed);
     atomic_store_explicit(&gp->status, _Gsyscall, memory_order_relaxed);
     gort__count(&pp->nsyscallhandoff);
-    pp->syscalltick++;
-    pp->m = NULL;
+    GORT__RELAXED_STORE(pp->syscalltick, pp->syscalltick + 1);
+    GORT__RELAXED_STORE(pp->m, NULL);
     mp->p = NULL;
     atomic_store(&pp->status, _Pidle);
     gort__handoffp(pp);
@@ -67,7 +69,7 @@ static bool exitsyscallfast(struct m *mp, struct p *oldp)
     if (oldp) {
         uint32_t st = _Psyscall;
         if (atomic_compare_exchange_strong(&oldp->status, &st, _Prunning)) {
-            oldp->m = mp;
+            __atomic_store_n(&oldp->m, mp, __ATOMIC_RELEASE);
             mp->p = oldp;
             return true;
         }
@@ -79,7 +81,7 @@ static void exitsyscall(struct m *mp, struct g *gp, bool stay)
 {
     struct p *oldp = mp->oldp;
     mp->oldp = NULL;
-    mp->insyscall = 0;
+    GORT__RELAXED_STORE(mp->insyscall, 0);
     if (!exitsyscallfast(mp, oldp)) {
         /* No P: queue the goroutine and stop the M.  stay: wire it to
          * this M until it runs again. */
@@ -89,7 +91,7 @@ static void exitsyscall(struct m *mp, struct g *gp, bool stay)
         if (wired)
             gort__unwire(gp);
     }
-    mp->p->syscalltick++;
+    GORT__RELAXED_STORE(mp->p->syscalltick, mp->p->syscalltick + 1);
     gp->rescued = false;
     atomic_store_explicit(&gp->status, _Grunning, memory_order_relaxed);
 }
@@ -100,7 +102,7 @@ void gort_syscall_exit(void)
     if (!mp || !mp->curg || mp->insyscall == 0)
         return;
     if (mp->insyscall > 1) {
-        mp->insyscall--;
+        GORT__RELAXED_STORE(mp->insyscall, mp->insyscall - 1);
         return;
     }
     int saved = errno;

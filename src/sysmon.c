@@ -75,8 +75,8 @@ static int retake(int64_t now, bool *running)
     int32_t procs = atomic_load(&sched.gomaxprocs);
     bool marked = false;
     *running = false;
-    for (int32_t i = 0; i < procs && i < sched.nallp; i++) {
-        struct p *pp = sched.allp[i];
+    for (int32_t i = 0; i < procs && i < GORT__RELAXED_LOAD(sched.nallp); i++) {
+        struct p *pp = gort__allp(i);
         if (!pp)
             continue;
         uint32_t st = atomic_load(&pp->status);
@@ -122,13 +122,13 @@ static int retake(int64_t now, bool *running)
                     &gort__nretake,
                     atomic_load_explicit(&gort__nretake, memory_order_relaxed) + 1,
                     memory_order_relaxed);
-                pp->syscalltick++;
+                GORT__RELAXED_STORE(pp->syscalltick, pp->syscalltick + 1);
                 gort__handoffp(pp);
             }
         }
     }
-    if (!marked && gort__preempt_pending)
-        gort__preempt_pending = 0;
+    if (!marked && GORT__RELAXED_LOAD(gort__preempt_pending))
+        GORT__RELAXED_STORE(gort__preempt_pending, 0);
     return n;
 }
 
@@ -157,7 +157,7 @@ void gort__sysmon_wake(void)
 
 static bool all_idle(void)
 {
-    return !sched.started || atomic_load(&sched.exiting) ||
+    return !GORT__RELAXED_LOAD(sched.started) || atomic_load(&sched.exiting) ||
            (atomic_load(&sched.npidle) >= atomic_load(&sched.gomaxprocs) &&
             atomic_load(&sched.runqsize) == 0);
 }

@@ -381,9 +381,9 @@ int64_t gort__checktimers(struct p *pp, int64_t now, int *ran)
 int64_t gort__timesleepuntil(void)
 {
     int64_t next = 0;
-    int32_t n = sched.nallp;
+    int32_t n = GORT__RELAXED_LOAD(sched.nallp);
     for (int32_t i = 0; i < n; i++) {
-        struct p *pp = sched.allp[i];
+        struct p *pp = gort__allp(i);
         if (!pp)
             continue;
         int64_t w = atomic_load_explicit(&pp->timer0when, memory_order_acquire);

@@ -2188,7 +2188,7 @@ static void check_reset_write(int64_t r, int e, const char *what)
 static void peer_reset_main(void *arg)
 {
     (void)arg;
-    char buf[64];
+    char buf[64] = {0};
     int a, b;
 
     /* Reset, then read, then writes. */

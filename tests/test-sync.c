@@ -1306,7 +1306,7 @@ static gort_waitgroup *abandon_wg_old, *abandon_wg_new;
 static void abandon_waiter(void *arg)
 {
     (void)arg;
-    abandon_ctxp->parked = 1;
+    __atomic_store_n(&abandon_ctxp->parked, 1, __ATOMIC_RELEASE);
     gort_waitgroup_wait(abandon_wg_old);   /* never released */
 }
 
@@ -1323,7 +1323,7 @@ static void abandon_run1(void *arg)
     gort_mutex_lock(&abandon_ctxp->mu);
     go_or_die(abandon_waiter, NULL);
     go_or_die(abandon_locker, NULL);
-    while (abandon_ctxp->parked == 0 ||
+    while (__atomic_load_n(&abandon_ctxp->parked, __ATOMIC_ACQUIRE) == 0 ||
            (load_i32(&abandon_ctxp->mu.state) >> 3) == 0)
         gort_yield();
     /* Return with both still parked. */
