@@ -415,6 +415,11 @@ void gort__injectglist(struct g *list, int n)
 {
     if (!list)
         return;
+    if (GORT_TRACE_ON()) {
+        GORT_TRACE(TEV_NETPOLL, GORT__TRACE_CURLANE, 0, (uint64_t)n, 0);
+        for (struct g *g1 = list; g1; g1 = g1->schedlink)
+            gort__trace_ready(g1);
+    }
     for (struct g *g1 = list; g1; g1 = g1->schedlink)
         atomic_store_explicit(&g1->status, _Grunnable, memory_order_release);
     struct m *mp = gort__getm();
@@ -1129,6 +1134,8 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
     }
     mp->curg = gp;
     gp->m = mp;
+    if (GORT_TRACE_ON())
+        gort__trace_start_g(pp, gp);
     atomic_store_explicit(&gp->status, _Grunning, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&gp->preempt, memory_order_relaxed)))
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
@@ -1226,6 +1233,8 @@ void gort__afterswitch(struct m *mp)
 static void switch_out(struct m *mp, struct g *gp, struct g *next,
                        bool inherit, int act)
 {
+    GORT_TRACE(TEV_STOP, GORT__TRACE_CURLANE, gp->goid,
+               (uint64_t)act | (uint64_t)gp->waitreason << 8, 0);
     mp->act = act;
     mp->actg = gp;
     gp->nspawn = 0;
@@ -1374,6 +1383,8 @@ void gort__goready(struct g *gp)
     if (unlikely(st != _Gwaiting))
         gort__throw("bad g->status in ready");
     atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
+    if (GORT_TRACE_ON())
+        gort__trace_ready(gp);
     struct m *mp = gort__getm();
     if (mp && mp->p)
         gort__runqput(mp->p, gp, true);
@@ -1661,6 +1672,7 @@ static int procresize_locked(int32_t n)
  * as in Go. */
 static void atfork_child(void)
 {
+    gort__trace_forked();
     gort__sysmon_forked();
     gort__netpoll_forked();
     if (sched.started)
@@ -1696,6 +1708,7 @@ static int init_errno;
 static void runtime_init(void)
 {
     gort__parse_env();
+    gort__trace_init();
     gort__stack_init();
     gort__signal_init();
     gort__preempt_init();
@@ -1855,6 +1868,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
     /* Start the other pre-queued goroutines' Ps too. */
     gort__wakep();
     gort__notesleep(&sched.main_done);
+    gort__trace_flush();
     gort__lock(&sched.lock);
     sched.started = false;
     sched.launching = false;

@@ -89,6 +89,8 @@ static int retake(int64_t now, bool *running)
                 pp->sm_probewhen = now;
                 pp->sm_runwhen = 0;
             } else if (pp->sm_schedwhen + FORCE_PREEMPT_NS <= now) {
+                GORT_TRACE(TEV_PREEMPT_REQ, GORT__TRACE_SYSMON, 0,
+                           (uint64_t)i, 0);
                 gort__preemptone(pp, now);
                 sysretake = true;
             } else if (st == _Prunning &&
@@ -122,6 +124,7 @@ static int retake(int64_t now, bool *running)
                     &gort__nretake,
                     atomic_load_explicit(&gort__nretake, memory_order_relaxed) + 1,
                     memory_order_relaxed);
+                GORT_TRACE(TEV_RETAKE, GORT__TRACE_SYSMON, 0, (uint64_t)i, 0);
                 pp->syscalltick++;
                 gort__handoffp(pp);
             }
