@@ -415,11 +415,6 @@ void gort__injectglist(struct g *list, int n)
 {
     if (!list)
         return;
-    if (GORT_TRACE_ON()) {
-        GORT_TRACE(TEV_NETPOLL, GORT__TRACE_CURLANE, 0, (uint64_t)n, 0);
-        for (struct g *g1 = list; g1; g1 = g1->schedlink)
-            gort__trace_ready(g1);
-    }
     for (struct g *g1 = list; g1; g1 = g1->schedlink)
         atomic_store_explicit(&g1->status, _Grunnable, memory_order_release);
     struct m *mp = gort__getm();

@@ -9,3 +9,4 @@
 #include "list-time.h"
 #include "list-net.h"
 #include "list-debug.h"
+#include "list-trace.h"
