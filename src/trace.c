@@ -38,8 +38,8 @@
  *     trace as a "dropped" instant event on the lane where the loss
  *     happened, and into the closing otherData: never lost silently.
  *   - Stop: tracing off, then wait until no thread is inside a hook (each
- *     thread's busy word, a Dekker pair with gort__tracing: seq_cst both
- *     sides), then the writer drains every buffer, closes the open runs
+ *     thread's busy word, a Dekker pair with gort__tracing: relaxed on the
+ *     hook's side, membarrier(2) on the stop's), then the writer drains every buffer, closes the open runs
  *     and writes the closing bracket.  gort_run's end waits for the full
  *     buffers to be written; exit (atexit) and fatal errors (gort__exit2)
  *     stop the trace, so the file is valid JSON after a fatal error too.
@@ -62,10 +62,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define BUFEV 2048                  /* events per buffer (64 KiB) */
-#define NBUF 64                     /* buffers in the pool */
+#define NBUF 64                     /* buffers in the pool (4 MiB) */
 #define WAIT_NS (2 * GORT_MS)       /* a thread waits this long for one */
 
 enum {
@@ -268,9 +269,13 @@ void gort__trace_ev(int type, int lane, int64_t goid, uint64_t arg,
         if (!st)
             return;
     }
-    /* Dekker with stop: announce, then look at the flag again. */
-    atomic_store(&st->busy, 1);
-    if (likely(atomic_load(&gort__tracing))) {
+    /* Announce, then look at the flag again.  Plain (relaxed) accesses:
+     * stop orders them with a membarrier(2), which makes every thread
+     * pass a full barrier, so this side needs no fence (a seq_cst store,
+     * an xchg on x86, at every event otherwise). */
+    atomic_store_explicit(&st->busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (likely(atomic_load_explicit(&gort__tracing, memory_order_relaxed))) {
         if (lane == GORT__TRACE_CURLANE)
             lane = curlane();
         record(st, type, lane, goid, arg, aux);
@@ -782,6 +787,11 @@ int gort_trace_start(const char *path)
 static void stop_recording(bool bounded)
 {
     atomic_store(&gort__tracing, 0);
+    /* Every thread's busy store before this point is now visible, and
+     * every hook entered after it sees tracing off.  Without membarrier
+     * (old kernels, qemu-user), a pause: store buffers drain in far less. */
+    if (syscall(SYS_membarrier, 1 /* MEMBARRIER_CMD_GLOBAL */, 0, 0) != 0)
+        gort__usleep(20000);
     gort__lock(&trace.lock);
     struct tstate *all = trace.all;
     gort__unlock(&trace.lock);
