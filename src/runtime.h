@@ -797,6 +797,7 @@ GORT_INTERNAL int64_t gort__trace_curgoid(void);
 GORT_INTERNAL void gort__trace_ready(struct g *gp);
 GORT_INTERNAL void gort__trace_start_g(struct p *pp, struct g *gp);
 GORT_INTERNAL void gort__trace_init(void);      /* GORTTRACE */
+GORT_INTERNAL void gort__trace_sysmon_thread(void); /* its lane */
 GORT_INTERNAL void gort__trace_flush(void);     /* gort_run's end */
 GORT_INTERNAL void gort__trace_fatal(void);     /* gort__exit2 */
 GORT_INTERNAL void gort__trace_forked(void);

@@ -192,6 +192,7 @@ static void *sysmon(void *unused)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, NULL);
+    gort__trace_sysmon_thread();
     gort__preempt_calibrate();
     coarse_tick(gort_nanotime());
     gort__traceback_init();

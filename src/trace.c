@@ -249,12 +249,19 @@ static void record(struct tstate *st, int type, int lane, int64_t goid,
                                  (uint16_t)type, (int16_t)lane};
 }
 
+static __thread __attribute__((tls_model("initial-exec"))) bool is_sysmon;
+
+void gort__trace_sysmon_thread(void)
+{
+    is_sysmon = true;
+}
+
 /* The lane of the calling thread: its P, else its M's no-P lane. */
 static int curlane(void)
 {
     struct m *mp = gort__getm();
     if (!mp)
-        return -LANE_THREAD;
+        return is_sysmon ? -LANE_SYSMON : -LANE_THREAD;
     if (mp->p)
         return mp->p->id;
     return -(LANE_NOP + (int)(mp->id & 511));

@@ -303,11 +303,13 @@ static void check_trace(const char *path, struct tsum *s)
 static gort_chan *ch;
 static int pfd[2];
 static volatile uint64_t spin_sink;
+static atomic_int nready;       /* goroutines about to block */
 
 static void receiver(void *arg)
 {
     (void)arg;
     int v;
+    atomic_fetch_add(&nready, 1);
     gort_chan_recv(ch, &v);     /* blocks: "chan receive" */
 }
 
@@ -315,6 +317,7 @@ static void reader(void *arg)
 {
     (void)arg;
     char c;
+    atomic_fetch_add(&nready, 1);
     ASSERT_EQ(gort_read(pfd[0], &c, 1), 1);     /* parks in the poller */
 }
 
@@ -351,7 +354,10 @@ static void traced_main(void *arg)
     test_go(receiver, NULL);
     test_go(reader, NULL);
     test_go(in_syscall, NULL);
-    gort_sleep(5 * GORT_MS);    /* they block */
+    /* They block (qemu-user may take a while to run them). */
+    for (int i = 0; i < 5000 && atomic_load(&nready) < 2; i++)
+        gort_sleep(GORT_MS);
+    gort_sleep(20 * GORT_MS);
     test_go(hog, NULL);
     gort_sleep(10 * GORT_MS);   /* a timer; the hog is preempted */
     int v = 1;
