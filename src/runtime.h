@@ -17,6 +17,9 @@
  *         sched.gflock        (g.c: global free G list)
  *           stackpool.lock    (stack.c: global stack pool)
  *
+ * trace.lock (trace.c: the event buffer pool) is a leaf: the trace hooks
+ * take it under any of the locks above, and nothing is taken inside it.
+ *
  * A timer's callback runs with no timer lock held (time.c).
  *
  * Runtime locks are never held across a goroutine switch except the one a
