@@ -1129,8 +1129,6 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
     }
     mp->curg = gp;
     gp->m = mp;
-    if (GORT_TRACE_ON())
-        gort__trace_start_g(pp, gp);
     atomic_store_explicit(&gp->status, _Grunning, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&gp->preempt, memory_order_relaxed)))
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
@@ -1148,6 +1146,8 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
  * g0 (gp itself, or one it switched to directly). */
 static void execute(struct m *mp, struct g *gp, bool inherit)
 {
+    if (GORT_TRACE_ON())
+        gort__trace_start_g(mp->p, gp);
     startg(mp, mp->p, gp, inherit);
     gort__swapctx(&mp->g0sp, gp->sp);
     mp->curg = NULL;
@@ -1228,8 +1228,11 @@ void gort__afterswitch(struct m *mp)
 static void switch_out(struct m *mp, struct g *gp, struct g *next,
                        bool inherit, int act)
 {
-    GORT_TRACE(TEV_STOP, GORT__TRACE_CURLANE, gp->goid,
-               (uint64_t)act | (uint64_t)gp->waitreason << 8, 0);
+    /* Traced: gp's run ends and next's begins, at one clock reading. */
+    if (GORT_TRACE_ON())
+        gort__trace_switch(mp->p ? mp->p->id : GORT__TRACE_CURLANE, gp,
+                           (uint64_t)act | (uint64_t)gp->waitreason << 8,
+                           next);
     mp->act = act;
     mp->actg = gp;
     gp->nspawn = 0;

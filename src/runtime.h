@@ -799,6 +799,10 @@ GORT_INTERNAL void gort__trace_ev(int type, int lane, int64_t goid,
 GORT_INTERNAL int64_t gort__trace_curgoid(void);
 GORT_INTERNAL void gort__trace_ready(struct g *gp);
 GORT_INTERNAL void gort__trace_start_g(struct p *pp, struct g *gp);
+/* gp stops (why: act | wait reason << 8) on lane; next, if not NULL,
+ * starts on the same lane at the same time (a direct switch). */
+GORT_INTERNAL void gort__trace_switch(int lane, struct g *gp, uint64_t why,
+                                      struct g *next);
 GORT_INTERNAL void gort__trace_init(void);      /* GORTTRACE */
 GORT_INTERNAL void gort__trace_sysmon_thread(void); /* its lane */
 GORT_INTERNAL void gort__trace_flush(void);     /* gort_run's end */
