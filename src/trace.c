@@ -5,11 +5,15 @@
  * and that tools/trace2html.py renders without either.
  *
  * The model.  The runtime's hooks (runtime.h's GORT_TRACE) record events
- * into a per-thread buffer; a dedicated writer thread turns full buffers
- * into JSON.  An event is 32 bytes (struct tev: time, goroutine, one word
- * and one 32-bit argument, type, lane): the hot path is a clock read and
- * four stores, the JSON (string formatting, symbol look-ups) happens on
- * the writer's thread, off the scheduler's paths.
+ * into a per-thread buffer, without locks; a dedicated writer thread
+ * copies full buffers, as they are, to a spill file (unlinked, beside the
+ * trace), and the stop turns the spill file into JSON.  An event is 32
+ * bytes (struct tev: time, goroutine, one word and one 32-bit argument,
+ * type, lane): the hot path is a clock read (the CPU counter) and four
+ * stores; the JSON (string formatting, symbol look-ups) is made after the
+ * program's work, off the scheduler's paths.  Formatting it live, on the
+ * writer thread, was tried first: on 2 CPUs the writer could not keep up
+ * with a switch-heavy program and slowed it 15x.
  *
  *   - Tracing off costs one predictable branch at each hook: a relaxed
  *     load of gort__tracing, a global written only by start and stop.
@@ -20,8 +24,9 @@
  *     2000 + M id for an M without a P (wake-ups by the blocking poller or
  *     a thread leaving a system call), 3000 for plain threads.  Each lane
  *     is named by an "M" metadata event ("P0", "sysmon", "M3 (no P)").
- *   - Run slices.  A goroutine's run on a P begins (GoStart, in startg)
- *     and ends (GoStop, in switch_out, or gort_syscall_enter's hand-off)
+ *   - Run slices.  A goroutine's run on a P begins (GoStart: execute,
+ *     switch_out's direct switch, a syscall exit that got a P back) and
+ *     ends (GoStop in switch_out, or gort_syscall_enter's hand-off)
  *     on the same M: only the M holding a G switches it out.  So the
  *     writer pairs them per thread, in the thread's own event order, and
  *     writes one "X" (complete) event per run: slices never overlap on a
@@ -39,8 +44,9 @@
  *     happened, and into the closing otherData: never lost silently.
  *   - Stop: tracing off, then wait until no thread is inside a hook (each
  *     thread's busy word, a Dekker pair with gort__tracing: relaxed on the
- *     hook's side, membarrier(2) on the stop's), then the writer drains every buffer, closes the open runs
- *     and writes the closing bracket.  gort_run's end waits for the full
+ *     hook's side, membarrier(2) on the stop's), then the writer spills
+ *     every buffer, the spill file is converted, the open runs are closed
+ *     and the closing bracket written.  gort_run's end waits for the full
  *     buffers to be written; exit (atexit) and fatal errors (gort__exit2)
  *     stop the trace, so the file is valid JSON after a fatal error too.
  *
@@ -50,7 +56,9 @@
  * Rejected: per-P buffers (a P changes hands at syscalls while its old M
  * may still record, so writes would need a lock or an atomic); one shared
  * ring (a contended atomic per event); writing JSON on the hot path
- * (snprintf costs more than a goroutine switch); B/E pairs (a lane's B and
+ * (snprintf costs more than a goroutine switch) or live on the writer
+ * (above); clock_gettime per event (~75 ns on a VM, the counter ~30);
+ * B/E pairs (a lane's B and
  * E may come from different threads' buffers, so any drop would leave a
  * lane unbalanced).
  */
