@@ -6,6 +6,8 @@
 #   make demo       builds and runs examples/tour
 #   make test-http  examples/http under wrk (needs wrk: apt-get install wrk)
 #   make test-gdb   gdb (batch) lists and backtraces goroutines
+#   make test-trace-html  a GORTTRACE trace rendered by tools/trace2html.py,
+#                   checked in headless Chromium (apt-get install chromium)
 #   make bench      C workloads beside the same workloads in Go
 #   make install PREFIX=/usr/local
 #
@@ -53,7 +55,7 @@ TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all lib examples tests test test-model test-http test-gdb demo bench install clean check-exports check-helpers
+.PHONY: all lib examples tests test test-model test-http test-gdb test-trace-html demo bench install clean check-exports check-helpers
 
 all: lib examples tests
 
@@ -132,6 +134,13 @@ $(MODEL_BIN): tests/model/explore.c tests/model/model-runq.c tests/model/explore
 
 test-model: $(MODEL_BIN)
 	./$(MODEL_BIN)
+
+# examples/workers under GORTTRACE, the trace rendered as HTML by
+# tools/trace2html.py and loaded in headless Chromium: the DOM must hold
+# the SVG timeline's lanes, runs and events, a screenshot must not be
+# blank (tests/trace/html.sh; CHROMIUM= picks the browser).
+test-trace-html: $(BUILD)/examples/workers
+	tests/trace/html.sh $(BUILD)/examples/workers
 
 # gort must call no compiler-runtime helper (libgcc's outline atomics,
 # 128-bit arithmetic, ...): such code is linked into the program's text,

@@ -776,6 +776,22 @@ typedef struct gort_stats {
 /* Fills *out; 0, or -1 with errno = EINVAL for NULL. */
 GORT_EXPORT int gort_read_stats(gort_stats *out);
 
+/* Go's runtime/trace.Start/Stop: an execution trace of the whole process
+ * (every P's goroutine runs; creates, blocks with their wait reason,
+ * wake-ups as flow arrows, system calls, sysmon's retakes and preemption
+ * requests, preemptions, timers, netpoll wake-ups) written to path in the
+ * Chrome trace-event JSON format, which ui.perfetto.dev and
+ * chrome://tracing open (tools/trace2html.py renders it without them).
+ * GORTTRACE=path starts one at start-up that ends at exit.  Events go to
+ * per-thread buffers that a writer thread formats; if it falls behind,
+ * events are dropped and the count is recorded in the trace.  The file
+ * is valid JSON once gort_trace_stop returned (or the process exited, a
+ * fatal error included).  gort_trace_start: 0, or -1 with errno (EBUSY:
+ * a trace is running; EINVAL: NULL path; open(2)'s errors).
+ * gort_trace_stop: 0, or -1 (no trace running, or a write failed). */
+GORT_EXPORT int gort_trace_start(const char *path);
+GORT_EXPORT int gort_trace_stop(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,8 @@
  *   GORTMAXPROCS=n    number of Ps (1..1024); default: CPUs we may run on
  *   GORTSTACK=size    default goroutine stack size: bytes, or with a k/m/g
  *                     suffix (GORT_STACK_MIN..GORT_STACK_MAX)
+ *   GORTTRACE=file    write an execution trace (Chrome trace-event JSON,
+ *                     for Perfetto; trace.c) from start-up to exit
  *   GORTDEBUG=k=v,... runtime knobs (unknown keys are ignored, as Go does):
  *       stackguard=madvise|mprotect|canary   force a stack guard mode
  *       asyncpreemptoff=1   no signal-based preemption (cooperative only)
@@ -97,6 +99,8 @@ void gort__parse_env(void)
         else
             warn_ignored("GORTSTACK", v);
     }
+    if ((v = getenv("GORTTRACE")) != NULL && *v)
+        gort__debug.tracefile = v;
     if ((v = getenv("GORTDEBUG")) != NULL && *v)
         parse_gortdebug(v);
 }

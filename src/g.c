@@ -356,6 +356,8 @@ static inline int64_t go_common(void (*fn)(void *), void *arg,
         return -1;
     gp->gopc = pc;
     int64_t id = gp->goid;
+    GORT_TRACE(TEV_CREATE, GORT__TRACE_CURLANE, id, (uint64_t)(uintptr_t)fn,
+               (uint32_t)gort__trace_curgoid());
     struct m *mp = gort__getm();
     if (mp && mp->p) {
         gort__runqput(mp->p, gp, true);

@@ -297,6 +297,11 @@ struct g *gort__netpoll(int64_t delay, int *n)
             continue;   /* stale: the number was closed since */
         netpoll_ready(pd, ev[i].mode, &list, n);
     }
+    if (GORT_TRACE_ON() && *n > 0) {
+        gort__trace_ev(TEV_NETPOLL, GORT__TRACE_CURLANE, 0, (uint64_t)*n, 0);
+        for (struct g *g1 = list; g1; g1 = g1->schedlink)
+            gort__trace_ready(g1);
+    }
     return list;
 }
 

@@ -107,6 +107,7 @@ void gort__write_str(int fd, const char *s)
 
 void gort__exit2(void)
 {
+    gort__trace_fatal();
     if (ftrylockfile(stdout) == 0) {
         fflush(stdout);
         funlockfile(stdout);

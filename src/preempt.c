@@ -527,6 +527,7 @@ static void preempt_yield(struct g *gp, bool async)
 {
     struct p *pp = gort__getm()->p;
     gort__count(async ? &pp->npreempt_async : &pp->npreempt_coop);
+    GORT_TRACE(TEV_PREEMPT, pp->id, gp->goid, async, 0);
     gp->waitreason = waitReasonPreempted;
     gort__gswitch(ACT_YIELD_GLOBAL);
     gp->waitreason = waitReasonZero;

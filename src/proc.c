@@ -1014,6 +1014,8 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
  * g0 (gp itself, or one it switched to directly). */
 static void execute(struct m *mp, struct g *gp, bool inherit)
 {
+    if (GORT_TRACE_ON())
+        gort__trace_start_g(mp->p, gp);
     startg(mp, mp->p, gp, inherit);
     GORT__SAN(gort__san_switch(&mp->g0fake, gp->stack.lo, gp->stack.hi,
                                gp->san_fiber));
@@ -1093,6 +1095,11 @@ void gort__afterswitch(struct m *mp)
 static void switch_out(struct m *mp, struct g *gp, struct g *next,
                        bool inherit, int act)
 {
+    /* Traced: gp's run ends and next's begins, at one clock reading. */
+    if (GORT_TRACE_ON())
+        gort__trace_switch(mp->p ? mp->p->id : GORT__TRACE_CURLANE, gp,
+                           (uint64_t)act | (uint64_t)gp->waitreason << 8,
+                           next);
     mp->act = act;
     mp->actg = gp;
     gp->nspawn = 0;
@@ -1244,6 +1251,8 @@ void gort__gopark(bool (*unlockf)(struct g *, void *), void *lock, int reason)
 void gort__goready(struct g *gp)
 {
     readyg(gp);
+    if (GORT_TRACE_ON())
+        gort__trace_ready(gp);
     struct m *mp = gort__getm();
     if (mp && mp->p)
         gort__runqput(mp->p, gp, true);
@@ -1534,6 +1543,7 @@ static int procresize_locked(int32_t n)
  * as in Go. */
 static void atfork_child(void)
 {
+    gort__trace_forked();
     gort__sysmon_forked();
     gort__netpoll_forked();
     if (sched.started)
@@ -1569,6 +1579,7 @@ static int init_errno;
 static void runtime_init(void)
 {
     gort__parse_env();
+    gort__trace_init();
     gort__stack_init();
     gort__signal_init();
     gort__preempt_init();
@@ -1728,6 +1739,7 @@ int gort_run(void (*main_fn)(void *), void *arg)
     /* Start the other pre-queued goroutines' Ps too. */
     gort__wakep();
     gort__notesleep(&sched.main_done);
+    gort__trace_flush();
     gort__lock(&sched.lock);
     GORT__RELAXED_STORE(sched.started, false);
     sched.launching = false;

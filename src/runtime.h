@@ -17,6 +17,9 @@
  *         sched.gflock        (g.c: global free G list)
  *           stackpool.lock    (stack.c: global stack pool)
  *
+ * trace.lock (trace.c: the event buffer pool) is a leaf: the trace hooks
+ * take it under any of the locks above, and nothing is taken inside it.
+ *
  * A timer's callback runs with no timer lock held (time.c).
  *
  * Runtime locks are never held across a goroutine switch except the one a
@@ -331,6 +334,9 @@ typedef struct g {
     void *san_fake;             /* ASan fake stack while switched out */
     void *san_fiber;            /* TSan fiber (sanitizer.h) */
 #endif
+    /* The execution trace (trace.c): the flow id of the wake-up its next
+     * start ends (0: none), and its wake-up count. */
+    uint32_t traceflow, traceflowseq;
 } g_t;
 
 /* A goroutine (or a plain thread) waiting on an object: the node a wait
@@ -783,6 +789,58 @@ GORT_INTERNAL void gort__print_backtrace(int fd, int skip);
 GORT_INTERNAL void gort__schedtrace(bool detailed);
 GORT_INTERNAL void gort__write_str(int fd, const char *s);
 
+/* trace.c: the execution trace.  Event types, one table: name, JSON
+ * name. */
+#define GORT_TRACE_EVENTS(X)                                   \
+    X(TEV_NONE, "none")                                        \
+    X(TEV_CREATE, "create")     /* goid new, arg fn, aux by */ \
+    X(TEV_START, "start")       /* arg fn, aux flow id */      \
+    X(TEV_STOP, "stop")         /* arg act | reason << 8 */    \
+    X(TEV_UNBLOCK, "unblock")   /* goid readied, arg waker */  \
+    X(TEV_SYSCALL_ENTER, "syscall")  /* P handed off */        \
+    X(TEV_SYSCALL_EXIT, "syscall exit") /* arg P got */        \
+    X(TEV_PREEMPT, "preempt")   /* arg 1: async */             \
+    X(TEV_PREEMPT_REQ, "preempt request") /* sysmon; arg P */  \
+    X(TEV_RETAKE, "retake")     /* sysmon; arg P */            \
+    X(TEV_TIMERS, "timers")     /* arg callbacks run */        \
+    X(TEV_NETPOLL, "netpoll")   /* arg goroutines readied */   \
+    X(TEV_DROPPED, "dropped")   /* arg events lost */
+
+enum {
+#define X(name, str) name,
+    GORT_TRACE_EVENTS(X)
+#undef X
+};
+/* A stop reason beside the ACT_* codes: the P handed off at a syscall. */
+#define GORT__TRACE_STOP_SYSCALL 16
+/* Lanes: a P id, or these (trace.c maps them to JSON tids). */
+#define GORT__TRACE_CURLANE (-32768)    /* the caller's P, else its M's */
+#define GORT__TRACE_SYSMON (-1000)
+/* Written only by gort_trace_start/stop; every hook tests it first. */
+GORT_INTERNAL extern _Atomic uint32_t gort__tracing;
+#define GORT_TRACE_ON()                                                    \
+    unlikely(atomic_load_explicit(&gort__tracing, memory_order_relaxed))
+/* One predictable branch when off; the call is out of line. */
+#define GORT_TRACE(type, lane, goid, arg, aux)                             \
+    do {                                                                   \
+        if (GORT_TRACE_ON())                                               \
+            gort__trace_ev((type), (lane), (goid), (arg), (aux));          \
+    } while (0)
+GORT_INTERNAL void gort__trace_ev(int type, int lane, int64_t goid,
+                                  uint64_t arg, uint32_t aux);
+GORT_INTERNAL int64_t gort__trace_curgoid(void);
+GORT_INTERNAL void gort__trace_ready(struct g *gp);
+GORT_INTERNAL void gort__trace_start_g(struct p *pp, struct g *gp);
+/* gp stops (why: act | wait reason << 8) on lane; next, if not NULL,
+ * starts on the same lane at the same time (a direct switch). */
+GORT_INTERNAL void gort__trace_switch(int lane, struct g *gp, uint64_t why,
+                                      struct g *next);
+GORT_INTERNAL void gort__trace_init(void);      /* GORTTRACE */
+GORT_INTERNAL void gort__trace_sysmon_thread(void); /* its lane */
+GORT_INTERNAL void gort__trace_flush(void);     /* gort_run's end */
+GORT_INTERNAL void gort__trace_fatal(void);     /* gort__exit2 */
+GORT_INTERNAL void gort__trace_forked(void);
+
 /* env.c */
 typedef struct gort__debugvars {
     int maxprocs;               /* GORTMAXPROCS, 0 = unset */
@@ -791,6 +849,7 @@ typedef struct gort__debugvars {
     int asyncpreemptoff;        /* GORTDEBUG=asyncpreemptoff=1 */
     int schedtrace;             /* GORTDEBUG=schedtrace=ms (0 = off) */
     int scheddetail;            /* GORTDEBUG=scheddetail=1 */
+    const char *tracefile;      /* GORTTRACE=file.json, NULL = unset */
 } gort__debugvars;
 GORT_INTERNAL extern gort__debugvars gort__debug;
 GORT_INTERNAL void gort__parse_env(void);

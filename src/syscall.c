@@ -54,6 +54,7 @@ void gort_syscall_enter(void)
     gp->waitsince = atomic_load_explicit(&gort__coarse.now, memory_order_relaxed);
     atomic_store_explicit(&gp->status, _Gsyscall, memory_order_relaxed);
     gort__count(&pp->nsyscallhandoff);
+    GORT_TRACE(TEV_SYSCALL_ENTER, pp->id, gp->goid, 0, 0);
     GORT__RELAXED_STORE(pp->syscalltick, pp->syscalltick + 1);
     GORT__RELAXED_STORE(pp->m, NULL);
     mp->p = NULL;
@@ -90,6 +91,13 @@ static void exitsyscall(struct m *mp, struct g *gp, bool stay)
         mp = gort__getm();
         if (wired)
             gort__unwire(gp);
+        GORT_TRACE(TEV_SYSCALL_EXIT, mp->p->id, gp->goid,
+                   (uint64_t)mp->p->id, 0);
+    } else if (GORT_TRACE_ON()) {
+        /* Straight back onto a P: a run begins there. */
+        gort__trace_ev(TEV_SYSCALL_EXIT, mp->p->id, gp->goid,
+                       (uint64_t)mp->p->id, 0);
+        gort__trace_start_g(mp->p, gp);
     }
     GORT__RELAXED_STORE(mp->p->syscalltick, mp->p->syscalltick + 1);
     gp->rescued = false;

@@ -89,6 +89,8 @@ static int retake(int64_t now, bool *running)
                 pp->sm_probewhen = now;
                 pp->sm_runwhen = 0;
             } else if (pp->sm_schedwhen + FORCE_PREEMPT_NS <= now) {
+                GORT_TRACE(TEV_PREEMPT_REQ, GORT__TRACE_SYSMON, 0,
+                           (uint64_t)i, 0);
                 gort__preemptone(pp, now);
                 sysretake = true;
             } else if (st == _Prunning &&
@@ -122,6 +124,7 @@ static int retake(int64_t now, bool *running)
                     &gort__nretake,
                     atomic_load_explicit(&gort__nretake, memory_order_relaxed) + 1,
                     memory_order_relaxed);
+                GORT_TRACE(TEV_RETAKE, GORT__TRACE_SYSMON, 0, (uint64_t)i, 0);
                 GORT__RELAXED_STORE(pp->syscalltick, pp->syscalltick + 1);
                 gort__handoffp(pp);
             }
@@ -189,6 +192,7 @@ static void *sysmon(void *unused)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, NULL);
+    gort__trace_sysmon_thread();
     gort__preempt_calibrate();
     coarse_tick(gort_nanotime());
     gort__traceback_init();

@@ -363,6 +363,8 @@ int64_t gort__checktimers(struct p *pp, int64_t now, int *ran)
         w = top_when(pp);
         bool more = budget > 0 && w != 0 && w <= now;
         gort__unlock(&pp->timerslock);
+        if (n)
+            GORT_TRACE(TEV_TIMERS, pp->id, 0, (uint64_t)n, 0);
         for (int i = 0; i < n; i++) {
             run[i].f(run[i].arg, run[i].seq, run[i].due);
             atomic_fetch_sub_explicit(&run[i].t->running, 1, memory_order_release);

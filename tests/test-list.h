@@ -10,3 +10,4 @@
 #include "list-net.h"
 #include "list-debug.h"
 #include "list-fault.h"
+#include "list-trace.h"

@@ -1,0 +1,965 @@
+/*
+ * trace.c — the execution trace (GORTTRACE=file.json, gort_trace_start /
+ * gort_trace_stop; Go's runtime/trace), written in the Chrome trace-event
+ * JSON format that Perfetto (ui.perfetto.dev) and chrome://tracing open,
+ * and that tools/trace2html.py renders without either.
+ *
+ * The model.  The runtime's hooks (runtime.h's GORT_TRACE) record events
+ * into a per-thread buffer, without locks; a dedicated writer thread
+ * copies full buffers, as they are, to a spill file (unlinked, beside the
+ * trace), and the stop turns the spill file into JSON.  An event is 32
+ * bytes (struct tev: time, goroutine, one word and one 32-bit argument,
+ * type, lane): the hot path is a clock read (the CPU counter) and four
+ * stores; the JSON (string formatting, symbol look-ups) is made after the
+ * program's work, off the scheduler's paths.  Formatting it live, on the
+ * writer thread, was tried first: on 2 CPUs the writer could not keep up
+ * with a switch-heavy program and slowed it 15x.
+ *
+ *   - Tracing off costs one predictable branch at each hook: a relaxed
+ *     load of gort__tracing, a global written only by start and stop.
+ *     The hooks are out-of-line calls behind that branch.
+ *   - Lanes.  The JSON's pid is the process, tid a lane: tid = P id for
+ *     everything done with a P (a goroutine's run slices, its creates,
+ *     blocks, wake-ups), 1000 for sysmon (retakes, preemption requests),
+ *     2000 + M id for an M without a P (wake-ups by the blocking poller or
+ *     a thread leaving a system call), 3000 for plain threads.  Each lane
+ *     is named by an "M" metadata event ("P0", "sysmon", "M3 (no P)").
+ *   - Run slices.  A goroutine's run on a P begins (GoStart: execute,
+ *     switch_out's direct switch, a syscall exit that got a P back) and
+ *     ends (GoStop in switch_out, or gort_syscall_enter's hand-off)
+ *     on the same M: only the M holding a G switches it out.  So the
+ *     writer pairs them per thread, in the thread's own event order, and
+ *     writes one "X" (complete) event per run: slices never overlap on a
+ *     lane, and need no B/E balance across buffers that reach the writer
+ *     out of order.  A run still open at the end is closed at the stop.
+ *   - Wake-ups are flow arrows: goready stamps the G with a flow id
+ *     (gp->traceflow) and records an "s" on the waker's lane; the G's
+ *     next GoStart carries the id and gets the "f".
+ *   - Bounded memory: a pool of NBUF buffers of BUFEV events (4 MiB).  A
+ *     thread whose buffer fills hands it to the writer (a lock and a
+ *     futex wake per BUFEV events) and takes a free one.  When none is
+ *     free (the writer fell behind) the thread waits for one for up to
+ *     WAIT_NS, then drops events, counting them; the count goes into the
+ *     trace as a "dropped" instant event on the lane where the loss
+ *     happened, and into the closing otherData: never lost silently.
+ *   - Stop: tracing off, then wait until no thread is inside a hook (each
+ *     thread's busy word, a Dekker pair with gort__tracing: relaxed on the
+ *     hook's side, membarrier(2) on the stop's), then the writer spills
+ *     every buffer, the spill file is converted, the open runs are closed
+ *     and the closing bracket written.  gort_run's end waits for the full
+ *     buffers to be written; exit (atexit) and fatal errors (gort__exit2)
+ *     stop the trace, so the file is valid JSON after a fatal error too.
+ *
+ * Lock order: trace.lock (the pool and the full list) is a leaf, taken
+ * inside any runtime lock (goready runs under channel and sema locks).
+ *
+ * Rejected: per-P buffers (a P changes hands at syscalls while its old M
+ * may still record, so writes would need a lock or an atomic); one shared
+ * ring (a contended atomic per event); writing JSON on the hot path
+ * (snprintf costs more than a goroutine switch) or live on the writer
+ * (above); clock_gettime per event (~75 ns on a VM, the counter ~30);
+ * B/E pairs (a lane's B and
+ * E may come from different threads' buffers, so any drop would leave a
+ * lane unbalanced).
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define BUFEV 2048                  /* events per buffer (64 KiB) */
+#define NBUF 64                     /* buffers in the pool (4 MiB) */
+#define WAIT_NS (2 * GORT_MS)       /* a thread waits this long for one */
+
+enum {
+    LANE_SYSMON = 1000,
+    LANE_NOP = 2000,                /* + M id */
+    LANE_THREAD = 3000,
+};
+
+static const char *const evnames[] = {
+#define X(name, str) str,
+    GORT_TRACE_EVENTS(X)
+#undef X
+};
+
+struct tev {
+    int64_t ts;
+    int64_t goid;
+    uint64_t arg;
+    uint32_t aux;
+    uint16_t type;
+    int16_t lane;                   /* P id, or a LANE_* code below 0 */
+};
+
+struct tstate;
+struct tbuf {
+    struct tbuf *next;
+    struct tstate *owner;
+    uint32_t n;
+    struct tev ev[BUFEV];
+};
+
+/* One per thread that recorded an event; never freed (a thread's state is
+ * reused by the next trace).  cur, dropped: the thread's own (written by
+ * it inside a hook, read by stop after busy cleared).  open*: the
+ * writer's. */
+struct tstate {
+    _Atomic uint32_t busy;
+    struct tbuf *cur;
+    uint64_t dropped;
+    struct tstate *next;            /* all states (trace.lock) */
+    int64_t mid;                    /* M id, -1 for plain threads */
+    bool open;                      /* writer: a run is open */
+    int16_t openlane;
+    int64_t opengoid, opents;
+    uint64_t openfn;
+    uint32_t openflow;
+};
+
+_Atomic uint32_t gort__tracing;
+
+static struct {
+    gort__mutex lock;
+    struct tbuf *free;              /* free buffers */
+    struct tbuf *full, *fulltail;   /* for the writer, in order */
+    struct tstate *all;
+    _Atomic uint32_t wake;          /* futex: the writer's doorbell */
+    _Atomic uint32_t nfree;
+    _Atomic uint32_t written;       /* bumps per buffer written */
+    bool writer_stop;
+    pthread_t writer;
+    int fd;                         /* the file; -1: none */
+    int spillfd;                    /* the raw events, until the stop */
+    bool spillerr;
+    int64_t ns0, tk0;               /* gort_nanotime and tclock at start */
+    double scale;                   /* ns per tclock tick */
+    size_t olen;                    /* bytes in obuf */
+    int64_t t0;
+    uint64_t dropped;               /* writer's total */
+    uint64_t nevents;
+    gort__mutex ctl;                /* start/stop */
+    bool active;                    /* between start and stop (ctl) */
+    bool atexit_done;
+    bool first;                     /* no event written yet */
+    /* Lanes named so far, and the entry function names met. */
+    uint8_t named[4096];
+} trace;
+
+static __thread __attribute__((tls_model("initial-exec")))
+struct tstate *mystate;
+
+/* The buffers are allocated once and kept for later traces. */
+static struct tbuf *pool;
+
+/* The event clock: the CPU's counter where it is constant-rate and
+ * readable from user space (a few ns against clock_gettime's ~20), scaled
+ * to gort_nanotime at conversion from readings of both at start and stop. */
+static inline int64_t tclock(void)
+{
+#if defined(__x86_64__)
+    return (int64_t)__builtin_ia32_rdtsc();
+#elif defined(__aarch64__)
+    int64_t v;
+    __asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
+    return v;
+#else
+    return gort_nanotime();
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
+/* Recording (any thread)                                                   */
+/* ------------------------------------------------------------------------ */
+
+static struct tbuf *getbuf(void)
+{
+    gort__lock(&trace.lock);
+    struct tbuf *b = trace.free;
+    if (b) {
+        trace.free = b->next;
+        atomic_fetch_sub(&trace.nfree, 1);
+    }
+    gort__unlock(&trace.lock);
+    if (b) {
+        b->next = NULL;
+        b->n = 0;
+    }
+    return b;
+}
+
+static void putfull(struct tbuf *b)
+{
+    gort__lock(&trace.lock);
+    b->next = NULL;
+    if (trace.fulltail)
+        trace.fulltail->next = b;
+    else
+        trace.full = b;
+    trace.fulltail = b;
+    gort__unlock(&trace.lock);
+    atomic_store(&trace.wake, 1);
+    gort__futexwakeup(&trace.wake, 1);
+}
+
+static struct tstate *newstate(void)
+{
+    struct tstate *ts = calloc(1, sizeof *ts);
+    if (!ts)
+        return NULL;
+    struct m *mp = gort__getm();
+    ts->mid = mp ? mp->id : -1;
+    gort__lock(&trace.lock);
+    ts->next = trace.all;
+    trace.all = ts;
+    gort__unlock(&trace.lock);
+    return ts;
+}
+
+static void record(struct tstate *st, int type, int lane, int64_t goid,
+                   uint64_t arg, uint32_t aux, int64_t now)
+{
+    struct tbuf *b = st->cur;
+    if (unlikely(!b || b->n == BUFEV)) {
+        if (b) {
+            st->cur = NULL;
+            putfull(b);
+        }
+        b = getbuf();
+        if (!b) {
+            /* The writer fell behind: wait a little, then drop. */
+            int64_t until = gort_nanotime() + WAIT_NS;
+            while (!b && gort_nanotime() < until &&
+                   atomic_load(&gort__tracing)) {
+                gort__osyield();
+                b = getbuf();
+            }
+            if (!b) {
+                st->dropped++;
+                return;
+            }
+        }
+        b->owner = st;
+        st->cur = b;
+        if (st->dropped) {
+            b->ev[b->n++] = (struct tev){tclock(), 0, st->dropped, 0,
+                                         TEV_DROPPED, (int16_t)lane};
+            st->dropped = 0;
+        }
+    }
+    b->ev[b->n++] = (struct tev){now, goid, arg, aux,
+                                 (uint16_t)type, (int16_t)lane};
+}
+
+static __thread __attribute__((tls_model("initial-exec"))) bool is_sysmon;
+
+void gort__trace_sysmon_thread(void)
+{
+    is_sysmon = true;
+}
+
+/* The lane of the calling thread: its P, else its M's no-P lane. */
+static int curlane(void)
+{
+    struct m *mp = gort__getm();
+    if (!mp)
+        return is_sysmon ? -LANE_SYSMON : -LANE_THREAD;
+    if (mp->p)
+        return mp->p->id;
+    return -(LANE_NOP + (int)(mp->id & 511));
+}
+
+void gort__trace_ev(int type, int lane, int64_t goid, uint64_t arg,
+                    uint32_t aux)
+{
+    struct tstate *st = mystate;
+    if (unlikely(!st)) {
+        st = mystate = newstate();
+        if (!st)
+            return;
+    }
+    /* Announce, then look at the flag again.  Plain (relaxed) accesses:
+     * stop orders them with a membarrier(2), which makes every thread
+     * pass a full barrier, so this side needs no fence (a seq_cst store,
+     * an xchg on x86, at every event otherwise). */
+    atomic_store_explicit(&st->busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (likely(atomic_load_explicit(&gort__tracing, memory_order_relaxed))) {
+        if (lane == GORT__TRACE_CURLANE)
+            lane = curlane();
+        record(st, type, lane, goid, arg, aux, tclock());
+    }
+    atomic_store_explicit(&st->busy, 0, memory_order_release);
+}
+
+void gort__trace_switch(int lane, struct g *gp, uint64_t why, struct g *next)
+{
+    struct tstate *st = mystate;
+    if (unlikely(!st)) {
+        st = mystate = newstate();
+        if (!st)
+            return;
+    }
+    atomic_store_explicit(&st->busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (likely(atomic_load_explicit(&gort__tracing, memory_order_relaxed))) {
+        if (lane == GORT__TRACE_CURLANE)
+            lane = curlane();
+        /* A clock read costs ~30 ns on some VMs: one for both events. */
+        int64_t now = tclock();
+        record(st, TEV_STOP, lane, gp->goid, why, 0, now);
+        if (next) {
+            uint32_t flow = next->traceflow;
+            next->traceflow = 0;
+            record(st, TEV_START, lane, next->goid,
+                   (uint64_t)(uintptr_t)next->fn, flow, now);
+        }
+    }
+    atomic_store_explicit(&st->busy, 0, memory_order_release);
+}
+
+int64_t gort__trace_curgoid(void)
+{
+    struct m *mp = gort__getm();
+    return mp && mp->curg ? mp->curg->goid : 0;
+}
+
+void gort__trace_ready(struct g *gp)
+{
+    int64_t waker = gort__trace_curgoid();
+    uint32_t flow = ++gp->traceflowseq;
+    gp->traceflow = flow;
+    gort__trace_ev(TEV_UNBLOCK, GORT__TRACE_CURLANE, gp->goid,
+                   (uint64_t)waker, flow);
+}
+
+void gort__trace_start_g(struct p *pp, struct g *gp)
+{
+    uint32_t flow = gp->traceflow;
+    gp->traceflow = 0;
+    gort__trace_ev(TEV_START, pp->id, gp->goid, (uint64_t)(uintptr_t)gp->fn,
+                   flow);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The writer                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Appends a time in microseconds with three decimals (ns precision). */
+static char *putts(char *s, int64_t ns)
+{
+    if (ns < 0)
+        ns = 0;
+    return s + sprintf(s, "%lld.%03d", (long long)(ns / 1000),
+                       (int)(ns % 1000));
+}
+
+static char *putu(char *s, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *s++ = tmp[--n];
+    return s;
+}
+
+static char *puttid(char *s, int lane)
+{
+    s = memcpy(s, ",\"tid\":", 7), s += 7;
+    return putu(s, lane >= 0 ? (uint64_t)lane : (uint64_t)-lane);
+}
+
+/* Function names by entry address: a small open-addressed cache. */
+#define FNCACHE 1024
+static struct {
+    uint64_t fn;
+    char name[96];
+} fncache[FNCACHE];
+
+static const char *fnname(uint64_t fn)
+{
+    if (!fn)
+        return "?";
+    size_t h = (size_t)((fn >> 4) * 0x9e3779b97f4a7c15ULL) % FNCACHE;
+    for (int i = 0; i < 8; i++, h = (h + 1) % FNCACHE) {
+        if (fncache[h].fn == fn)
+            return fncache[h].name;
+        if (fncache[h].fn == 0) {
+            gort__sym sym;
+            gort__symbolize((uintptr_t)fn, &sym);
+            fncache[h].fn = fn;
+            if (sym.fn[0]) {
+                size_t l = strnlen(sym.fn, sizeof fncache[h].name - 1);
+                memcpy(fncache[h].name, sym.fn, l);
+                fncache[h].name[l] = '\0';
+            } else
+                snprintf(fncache[h].name, sizeof fncache[h].name, "%#llx",
+                         (unsigned long long)fn);
+            /* Keep the JSON string clean. */
+            for (char *c = fncache[h].name; *c; c++)
+                if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+                    *c = '_';
+            return fncache[h].name;
+        }
+    }
+    return "?";
+}
+
+/* The writer's output buffer (its own, not stdio's: a forked child's
+ * exit must not flush a copy of it into the parent's file). */
+static char obuf[1 << 16];
+
+static bool oflush(void)
+{
+    bool ok = true;
+    size_t off = 0;
+    while (off < trace.olen) {
+        ssize_t w = write(trace.fd, obuf + off, trace.olen - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            ok = false;
+            break;
+        }
+        off += (size_t)w;
+    }
+    trace.olen = 0;
+    return ok;
+}
+
+static void oput(const char *s, size_t n)
+{
+    if (trace.olen + n > sizeof obuf)
+        oflush();
+    if (n > sizeof obuf)
+        return;
+    memcpy(obuf + trace.olen, s, n);
+    trace.olen += n;
+}
+
+static void out(const char *s, size_t n)
+{
+    if (!trace.first)
+        oput(",\n", 2);
+    trace.first = false;
+    oput(s, n);
+}
+
+static void name_lane(int lane, int64_t mid)
+{
+    unsigned t = (unsigned)(lane >= 0 ? lane : -lane);
+    if (t < sizeof trace.named && trace.named[t])
+        return;
+    if (t < sizeof trace.named)
+        trace.named[t] = 1;
+    char name[48], buf[160];
+    if (lane >= 0)
+        snprintf(name, sizeof name, "P%d", lane);
+    else if (t == LANE_SYSMON)
+        snprintf(name, sizeof name, "sysmon");
+    else if (t == LANE_THREAD)
+        snprintf(name, sizeof name, "threads (no M)");
+    else
+        snprintf(name, sizeof name, "M%lld (no P)",
+                 (long long)(mid >= 0 ? mid : (int64_t)(t - LANE_NOP)));
+    int n = snprintf(buf, sizeof buf,
+                     "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,"
+                     "\"tid\":%u,\"args\":{\"name\":\"%s\"}}", t, name);
+    out(buf, (size_t)n);
+    /* Ps first, then sysmon and the rest. */
+    n = snprintf(buf, sizeof buf,
+                 "{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,"
+                 "\"tid\":%u,\"args\":{\"sort_index\":%u}}", t, t);
+    out(buf, (size_t)n);
+}
+
+static const char *stopreason(uint64_t arg, char *tmp, size_t n)
+{
+    int act = (int)(arg & 0xff), wr = (int)(arg >> 8);
+    switch (act) {
+    case ACT_PARK:
+        snprintf(tmp, n, "block: %s", gort__waitreason_string(wr));
+        break;
+    case ACT_YIELD:
+        snprintf(tmp, n, "yield");
+        break;
+    case ACT_YIELD_GLOBAL:
+        snprintf(tmp, n, wr == waitReasonPreempted ? "preempted" : "yield");
+        break;
+    case ACT_EXIT:
+        snprintf(tmp, n, "end");
+        break;
+    case GORT__TRACE_STOP_SYSCALL:
+        snprintf(tmp, n, "syscall");
+        break;
+    default:
+        snprintf(tmp, n, "stop");
+        break;
+    }
+    return tmp;
+}
+
+static void close_run(struct tstate *st, int64_t end, const char *why)
+{
+    char buf[512], *s = buf;
+    name_lane(st->openlane, st->mid);
+    s += sprintf(s, "{\"name\":\"G%lld %s\",\"cat\":\"run\",\"ph\":\"X\","
+                    "\"pid\":1", (long long)st->opengoid, fnname(st->openfn));
+    s = puttid(s, st->openlane);
+    s = memcpy(s, ",\"ts\":", 6), s += 6;
+    s = putts(s, st->opents - trace.t0);
+    s = memcpy(s, ",\"dur\":", 7), s += 7;
+    s = putts(s, end - st->opents);
+    s += sprintf(s, ",\"args\":{\"goid\":%lld,\"stop\":\"%s\"}}",
+                 (long long)st->opengoid, why);
+    out(buf, (size_t)(s - buf));
+    if (st->openflow) {
+        s = buf;
+        s += sprintf(s, "{\"name\":\"unblock\",\"cat\":\"flow\",\"ph\":\"f\","
+                        "\"bp\":\"e\",\"id\":%llu,\"pid\":1",
+                     (unsigned long long)st->opengoid * 1048576ULL +
+                         (st->openflow & 1048575));
+        s = puttid(s, st->openlane);
+        s = memcpy(s, ",\"ts\":", 6), s += 6;
+        s = putts(s, st->opents - trace.t0);
+        *s++ = '}';
+        out(buf, (size_t)(s - buf));
+    }
+    st->open = false;
+}
+
+/* An instant event with args (a JSON fragment, may be empty). */
+static void instant(const struct tev *e, int lane, const char *name,
+                    const char *args)
+{
+    char buf[512], *s = buf;
+    s += sprintf(s, "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\","
+                    "\"pid\":1", name, name);
+    s = puttid(s, lane);
+    s = memcpy(s, ",\"ts\":", 6), s += 6;
+    s = putts(s, e->ts - trace.t0);
+    s += sprintf(s, ",\"args\":{%s}}", args);
+    out(buf, (size_t)(s - buf));
+}
+
+static void write_event(struct tstate *st, const struct tev *e)
+{
+    int lane = e->lane;
+    char args[256], tmp[96];
+    name_lane(lane, st->mid);
+    trace.nevents++;
+    switch (e->type) {
+    case TEV_START:
+        if (st->open)
+            close_run(st, e->ts, "?");
+        st->open = true;
+        st->openlane = (int16_t)lane;
+        st->opengoid = e->goid;
+        st->opents = e->ts;
+        st->openfn = e->arg;
+        st->openflow = e->aux;
+        return;
+    case TEV_STOP:
+        if (st->open && st->opengoid == e->goid)
+            close_run(st, e->ts, stopreason(e->arg, tmp, sizeof tmp));
+        if ((e->arg & 0xff) == ACT_PARK) {
+            snprintf(args, sizeof args, "\"goid\":%lld,\"reason\":\"%s\"",
+                     (long long)e->goid,
+                     gort__waitreason_string((int)(e->arg >> 8)));
+            instant(e, lane, "block", args);
+        } else if ((e->arg & 0xff) == ACT_EXIT) {
+            snprintf(args, sizeof args, "\"goid\":%lld", (long long)e->goid);
+            instant(e, lane, "end", args);
+        }
+        return;
+    case TEV_SYSCALL_ENTER:
+        if (st->open && st->opengoid == e->goid)
+            close_run(st, e->ts, "syscall");
+        snprintf(args, sizeof args, "\"goid\":%lld", (long long)e->goid);
+        break;
+    case TEV_CREATE:
+        snprintf(args, sizeof args, "\"goid\":%lld,\"fn\":\"%s\",\"by\":%u",
+                 (long long)e->goid, fnname(e->arg), e->aux);
+        break;
+    case TEV_UNBLOCK: {
+        snprintf(args, sizeof args, "\"goid\":%lld,\"by\":%lld",
+                 (long long)e->goid, (long long)e->arg);
+        instant(e, lane, "unblock", args);
+        char buf[256], *s = buf;
+        s += sprintf(s, "{\"name\":\"unblock\",\"cat\":\"flow\",\"ph\":\"s\","
+                        "\"id\":%llu,\"pid\":1",
+                     (unsigned long long)e->goid * 1048576ULL +
+                         (e->aux & 1048575));
+        s = puttid(s, lane);
+        s = memcpy(s, ",\"ts\":", 6), s += 6;
+        s = putts(s, e->ts - trace.t0);
+        *s++ = '}';
+        out(buf, (size_t)(s - buf));
+        return;
+    }
+    case TEV_SYSCALL_EXIT:
+        snprintf(args, sizeof args, "\"goid\":%lld,\"p\":%lld",
+                 (long long)e->goid, (long long)(int64_t)e->arg);
+        break;
+    case TEV_PREEMPT:
+        snprintf(args, sizeof args, "\"goid\":%lld,\"kind\":\"%s\"",
+                 (long long)e->goid, e->arg ? "async" : "cooperative");
+        break;
+    case TEV_PREEMPT_REQ:
+    case TEV_RETAKE:
+        snprintf(args, sizeof args, "\"p\":%llu", (unsigned long long)e->arg);
+        break;
+    case TEV_TIMERS:
+    case TEV_NETPOLL:
+        snprintf(args, sizeof args, "\"n\":%llu", (unsigned long long)e->arg);
+        break;
+    case TEV_DROPPED:
+        trace.dropped += e->arg;
+        snprintf(args, sizeof args, "\"events\":%llu",
+                 (unsigned long long)e->arg);
+        break;
+    default:
+        snprintf(args, sizeof args, "\"goid\":%lld", (long long)e->goid);
+        break;
+    }
+    instant(e, lane, e->type < sizeof evnames / sizeof evnames[0]
+                         ? evnames[e->type] : "?", args);
+}
+
+static void write_buf(struct tbuf *b)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        write_event(b->owner, &b->ev[i]);
+}
+
+static void freebuf(struct tbuf *b)
+{
+    gort__lock(&trace.lock);
+    b->next = trace.free;
+    trace.free = b;
+    atomic_fetch_add(&trace.nfree, 1);
+    gort__unlock(&trace.lock);
+}
+
+/* The writer only copies full buffers, as they are, to the spill file
+ * (an unlinked file beside the trace): formatting JSON live cost 15x on
+ * a switch-heavy program on 2 CPUs, the writer competing with the Ps.
+ * The JSON is made at the stop, from the spill file. */
+struct spillhdr {
+    struct tstate *owner;
+    uint64_t n;
+};
+
+static void spill(struct tbuf *b)
+{
+    struct spillhdr h = {b->owner, b->n};
+    size_t len = sizeof b->ev[0] * b->n;
+    if (write(trace.spillfd, &h, sizeof h) != (ssize_t)sizeof h ||
+        write(trace.spillfd, b->ev, len) != (ssize_t)len) {
+        /* Disk full: the events are lost, and counted. */
+        trace.dropped += b->n;
+        trace.spillerr = true;
+    }
+}
+
+static int64_t tick2ns(int64_t tk)
+{
+    return (int64_t)((double)(tk - trace.tk0) * trace.scale);
+}
+
+/* Turns the spill file into the JSON (the stopping thread). */
+static void convert(void)
+{
+    struct tbuf *b = &pool[0];
+    if (lseek(trace.spillfd, 0, SEEK_SET) != 0)
+        return;
+    if (trace.spillerr)
+        ftruncate(trace.spillfd, lseek(trace.spillfd, 0, SEEK_CUR));
+    for (;;) {
+        struct spillhdr h;
+        if (read(trace.spillfd, &h, sizeof h) != (ssize_t)sizeof h ||
+            h.n > BUFEV)
+            break;
+        size_t len = sizeof b->ev[0] * h.n;
+        if (read(trace.spillfd, b->ev, len) != (ssize_t)len)
+            break;
+        b->owner = h.owner;
+        b->n = (uint32_t)h.n;
+        for (uint32_t i = 0; i < b->n; i++)
+            b->ev[i].ts = tick2ns(b->ev[i].ts);
+        write_buf(b);
+    }
+}
+
+/* Writes out every full buffer; false when there were none. */
+static bool drain(void)
+{
+    gort__lock(&trace.lock);
+    struct tbuf *list = trace.full;
+    trace.full = trace.fulltail = NULL;
+    gort__unlock(&trace.lock);
+    if (!list)
+        return false;
+    while (list) {
+        struct tbuf *next = list->next;
+        spill(list);
+        freebuf(list);
+        list = next;
+        atomic_fetch_add(&trace.written, 1);
+    }
+    return true;
+}
+
+static void *writer(void *unused)
+{
+    (void)unused;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    for (;;) {
+        atomic_store(&trace.wake, 0);
+        bool any = drain();
+        gort__lock(&trace.lock);
+        bool stop = trace.writer_stop && !trace.full;
+        gort__unlock(&trace.lock);
+        if (stop)
+            return NULL;
+        if (!any)
+            gort__futexsleep(&trace.wake, 0, 100 * GORT_MS);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Start and stop                                                           */
+/* ------------------------------------------------------------------------ */
+
+
+int gort_trace_start(const char *path)
+{
+    if (!path || !*path) {
+        errno = EINVAL;
+        return -1;
+    }
+    gort__lock(&trace.ctl);
+    if (trace.active) {
+        gort__unlock(&trace.ctl);
+        errno = EBUSY;
+        return -1;
+    }
+    if (!pool && !(pool = calloc(NBUF, sizeof *pool))) {
+        gort__unlock(&trace.ctl);
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        gort__unlock(&trace.ctl);
+        return -1;
+    }
+    char spath[4096];
+    snprintf(spath, sizeof spath, "%s.spill", path);
+    int sfd = open(spath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (sfd < 0) {
+        int e = errno;
+        close(fd);
+        gort__unlock(&trace.ctl);
+        errno = e;
+        return -1;
+    }
+    unlink(spath);
+    trace.spillfd = sfd;
+    trace.spillerr = false;
+    trace.fd = fd;
+    trace.olen = 0;
+    trace.free = trace.full = trace.fulltail = NULL;
+    for (int i = 0; i < NBUF; i++) {
+        pool[i].next = trace.free;
+        trace.free = &pool[i];
+    }
+    atomic_store(&trace.nfree, NBUF);
+    for (struct tstate *st = trace.all; st; st = st->next) {
+        st->cur = NULL;
+        st->dropped = 0;
+        st->open = false;
+    }
+    memset(trace.named, 0, sizeof trace.named);
+    trace.dropped = trace.nevents = 0;
+    trace.writer_stop = false;
+    trace.first = true;
+    trace.t0 = 0;       /* event times are made relative at conversion */
+    trace.ns0 = gort_nanotime();
+    trace.tk0 = tclock();
+    static const char head[] = "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
+    oput(head, sizeof head - 1);
+    static const char proc[] = "{\"name\":\"process_name\",\"ph\":\"M\","
+                               "\"pid\":1,\"args\":{\"name\":\"gort\"}}";
+    out(proc, sizeof proc - 1);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&trace.writer, NULL, writer, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        close(fd);
+        close(sfd);
+        trace.fd = -1;
+        gort__unlock(&trace.ctl);
+        errno = rc;
+        return -1;
+    }
+    trace.active = true;
+    atomic_store(&gort__tracing, 1);
+    gort__unlock(&trace.ctl);
+    return 0;
+}
+
+/* Stops recording and hands every thread's current buffer to the writer.
+ * bounded: a fatal error (a thread may never leave a hook). */
+static void stop_recording(bool bounded)
+{
+    atomic_store(&gort__tracing, 0);
+    /* Every thread's busy store before this point is now visible, and
+     * every hook entered after it sees tracing off.  Without membarrier
+     * (old kernels, qemu-user), a pause: store buffers drain in far less. */
+    if (syscall(SYS_membarrier, 1 /* MEMBARRIER_CMD_GLOBAL */, 0, 0) != 0)
+        gort__usleep(20000);
+    gort__lock(&trace.lock);
+    struct tstate *all = trace.all;
+    gort__unlock(&trace.lock);
+    for (struct tstate *st = all; st; st = st->next) {
+        for (int i = 0; atomic_load(&st->busy); i++) {
+            if (bounded && i > 100000)
+                break;
+            gort__osyield();
+        }
+        if (st->cur) {
+            struct tbuf *b = st->cur;
+            st->cur = NULL;
+            if (b->n)
+                putfull(b);
+            else
+                freebuf(b);
+        }
+        if (st->dropped) {
+            trace.dropped += st->dropped;
+            st->dropped = 0;
+        }
+    }
+}
+
+static int stop(bool bounded)
+{
+    gort__lock(&trace.ctl);
+    if (!trace.active) {
+        gort__unlock(&trace.ctl);
+        return -1;
+    }
+    stop_recording(bounded);
+    gort__lock(&trace.lock);
+    trace.writer_stop = true;
+    gort__unlock(&trace.lock);
+    atomic_store(&trace.wake, 1);
+    gort__futexwakeup(&trace.wake, 1);
+    pthread_join(trace.writer, NULL);
+    int64_t tk1 = tclock(), ns1 = gort_nanotime();
+    trace.scale = tk1 > trace.tk0 && ns1 > trace.ns0
+                      ? (double)(ns1 - trace.ns0) / (double)(tk1 - trace.tk0)
+                      : 1.0;
+    convert();
+    close(trace.spillfd);
+    int64_t end = tick2ns(tk1);
+    for (struct tstate *st = trace.all; st; st = st->next)
+        if (st->open)
+            close_run(st, end, "running");
+    char buf[256];
+    int n = snprintf(buf, sizeof buf,
+                     "\n],\"otherData\":{\"generator\":\"gort\","
+                     "\"events\":%llu,\"dropped\":%llu}}\n",
+                     (unsigned long long)trace.nevents,
+                     (unsigned long long)trace.dropped);
+    oput(buf, (size_t)n);
+    bool ok = oflush();
+    int rc = close(trace.fd);
+    trace.fd = -1;
+    if (!ok)
+        rc = -1;
+    trace.active = false;
+    gort__unlock(&trace.ctl);
+    return rc == 0 ? 0 : -1;
+}
+
+int gort_trace_stop(void)
+{
+    return stop(false);
+}
+
+void gort__trace_fatal(void)
+{
+    if (atomic_load(&gort__tracing))
+        stop(true);
+}
+
+static void trace_atexit(void)
+{
+    stop(false);
+}
+
+void gort__trace_init(void)
+{
+    if (!gort__debug.tracefile)
+        return;
+    if (gort_trace_start(gort__debug.tracefile) != 0) {
+        fprintf(stderr, "gort: GORTTRACE=%s: %s\n", gort__debug.tracefile,
+                strerror(errno));
+        return;
+    }
+    if (!trace.atexit_done) {
+        trace.atexit_done = true;
+        atexit(trace_atexit);
+    }
+}
+
+/* gort_run's end: the full buffers are written out (the threads' current
+ * ones stay until the stop). */
+void gort__trace_flush(void)
+{
+    if (!atomic_load(&gort__tracing))
+        return;
+    atomic_store(&trace.wake, 1);
+    gort__futexwakeup(&trace.wake, 1);
+    for (int i = 0; i < 1000; i++) {
+        gort__lock(&trace.lock);
+        bool empty = trace.full == NULL;
+        gort__unlock(&trace.lock);
+        if (empty)
+            break;
+        gort__usleep(1000);
+    }
+}
+
+/* A forked child: no writer thread there; it does not trace. */
+void gort__trace_forked(void)
+{
+    atomic_store(&gort__tracing, 0);
+    if (trace.active) {
+        close(trace.fd);
+        close(trace.spillfd);
+    }
+    trace.fd = -1;
+    trace.olen = 0;
+    trace.active = false;
+    mystate = NULL;
+    trace.all = NULL;
+    trace.lock.key = 0;
+    trace.ctl.key = 0;
+}
