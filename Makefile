@@ -322,8 +322,13 @@ SAN_TEST_SKIP := preempt_async_1p preempt_two_hogs_1p preempt_latency_1p \
 #   net_accept_emfile  fills the descriptor table and expects the next
 #       accept to fail with EMFILE; TSan's runtime opens and closes
 #       descriptors of its own meanwhile, so the table does not stay full.
+#   debug_dump_running_2p  a running goroutine's innermost frames are
+#       TSan's instrumentation (__tsan::MemoryAccess), not the spinner's.
+#   debug_sigquit_from_parent  TSan holds a signal until the thread next
+#       enters its runtime; the spinning child does not exit in time.
 TSAN_TEST_SKIP := mmap_exhaustion stackguard_mprotect_50k \
-                  stackguard_canary_50k net_accept_emfile
+                  stackguard_canary_50k net_accept_emfile \
+                  debug_dump_running_2p debug_sigquit_from_parent
 # Slowdown slack for the per-test timeouts.
 SAN_TIMEOUT_SCALE ?= 3
 
