@@ -361,21 +361,9 @@ static void deadline_set_locked(struct gort__pd *pd, int mode, int64_t abs,
 }
 
 /* The error a call in mode would meet now: closing, an expired deadline. */
-static inline int pd_err(struct gort__pd *pd, int mode)
-{
-    if (atomic_load_explicit(&pd->refs, memory_order_relaxed) & 1)
-        return EBADF;
-    if ((mode & GORT_READ) &&
-        atomic_load_explicit(&pd->rd, memory_order_relaxed) < 0)
-        return ETIMEDOUT;
-    if ((mode & GORT_WRITE) &&
-        atomic_load_explicit(&pd->wd, memory_order_relaxed) < 0)
-        return ETIMEDOUT;
-    return 0;
-}
-
-/* As pd_err for a wait on several directions: those whose deadline
- * passed are dropped from *modes; ETIMEDOUT when none is left. */
+/* The error a wait for *modes would meet now: EBADF when closing;
+ * directions whose deadline passed are dropped from *modes, ETIMEDOUT
+ * when none is left. */
 static int pd_err_any(struct gort__pd *pd, int *modes)
 {
     if (atomic_load_explicit(&pd->refs, memory_order_relaxed) & 1)
@@ -389,6 +377,12 @@ static int pd_err_any(struct gort__pd *pd, int *modes)
         return ETIMEDOUT;
     *modes = m;
     return 0;
+}
+
+/* The error a call in mode (one direction) would meet now. */
+static inline int pd_err(struct gort__pd *pd, int mode)
+{
+    return pd_err_any(pd, &mode);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -650,6 +644,16 @@ static void waiter_timeout(void *arg, uintptr_t seq, int64_t due)
     pd_unlock(pd);
 }
 
+static struct pollfd pollfd_for(struct gort__pd *pd, int modes)
+{
+    struct pollfd p = {.fd = pd->fd, .events = 0};
+    if (modes & GORT_READ)
+        p.events |= POLLIN | POLLRDHUP;
+    if (modes & GORT_WRITE)
+        p.events |= POLLOUT;
+    return p;
+}
+
 static int revents_modes(short re)
 {
     int m = 0;
@@ -686,11 +690,7 @@ static int plain_wait(struct gort__pd *pd, int modes, int64_t until)
         }
         if (until > 0 && until <= now)
             end = now;
-        struct pollfd p = {.fd = pd->fd, .events = 0};
-        if (modes & GORT_READ)
-            p.events |= POLLIN | POLLRDHUP;
-        if (modes & GORT_WRITE)
-            p.events |= POLLOUT;
+        struct pollfd p = pollfd_for(pd, modes);
         int ms = 20;
         if (end > 0) {
             int64_t left = end > now ? end - now : 0;
@@ -738,11 +738,7 @@ int gort__pd_wait(struct gort__pd *pd, int modes, int64_t until, bool level)
          * below, decides (and an edge after it finds us waiting). */
     }
     if (level) {
-        struct pollfd p = {.fd = pd->fd, .events = 0};
-        if (modes & GORT_READ)
-            p.events |= POLLIN | POLLRDHUP;
-        if (modes & GORT_WRITE)
-            p.events |= POLLOUT;
+        struct pollfd p = pollfd_for(pd, modes);
         int n = poll(&p, 1, 0);
         int m = n > 0 ? revents_modes(p.revents) & modes : 0;
         if (n > 0 && (p.revents & POLLNVAL)) {
