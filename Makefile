@@ -326,13 +326,14 @@ SAN_TEST_SKIP := preempt_async_1p preempt_two_hogs_1p preempt_latency_1p \
 #       TSan's instrumentation (__tsan::MemoryAccess), not the spinner's.
 #   debug_sigquit_from_parent  TSan holds a signal until the thread next
 #       enters its runtime; the spinning child does not exit in time.
-#   fault_alloc_sweep  some 1,500 runs of a program whose allocations
-#       fail one by one: over 10x slower under TSan's allocator (minutes);
-#       the native, ASan and aarch64 runs cover it.
+#   fault_alloc_sweep, fault_mmap_sweep  hundreds of child runs each
+#       of a program whose allocations (mappings) fail one by one: each
+#       run starts TSan's runtime afresh, 1 s natively becomes 4 minutes;
+#       the native, ASan and aarch64 runs cover them.
 TSAN_TEST_SKIP := mmap_exhaustion stackguard_mprotect_50k \
                   stackguard_canary_50k net_accept_emfile \
                   debug_dump_running_2p debug_sigquit_from_parent \
-                  fault_alloc_sweep
+                  fault_alloc_sweep fault_mmap_sweep
 # Slowdown slack for the per-test timeouts.
 SAN_TIMEOUT_SCALE ?= 3
 

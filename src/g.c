@@ -17,9 +17,20 @@
  * 1 is the first gort_run's main.
  *
  * Counting: each P counts the Gs created and ended on it (owner writes,
- * relaxed); plain threads count in sched.ncreated_noP.  Goroutines
- * abandoned by an earlier gort_run are subtracted (sched.old_alive minus
- * those of them that have ended since).
+ * relaxed); plain threads count in sched.ncreated_noP.  A gort_run starts
+ * by taking created minus ended as sched.old_alive (less the Gs created
+ * between runs for it), and the count is created minus ended minus
+ * old_alive.  A goroutine that ends once its run is over (main returned:
+ * sched.exiting, or a later generation) changes no counter at all: it is
+ * in old_alive and in created minus ended alike, so one counter update
+ * can never be seen without the other (a count of "old ones ended" beside
+ * nended made num_goroutine read one too many between the two stores).
+ * goexit0 reads exiting before gen and gort_run bumps gen before clearing
+ * exiting, so a G of a finished run that reads exiting false has seen the
+ * new gen.  The one window left is a G whose goexit0 read both before its
+ * main returned and whose nended store lands after the next gort_run
+ * read the counters: a thread stalled across a whole run's end and the
+ * next's start.
  */
 #include "runtime.h"
 
@@ -182,7 +193,7 @@ int64_t gort__gcount(void)
         n += atomic_load_explicit(&pp->ncreated, memory_order_relaxed) -
              atomic_load_explicit(&pp->nended, memory_order_relaxed);
     }
-    n -= sched.old_alive - atomic_load(&sched.old_ended);
+    n -= sched.old_alive;
     return n < 0 ? 0 : n;
 }
 
@@ -202,7 +213,7 @@ void gort__gen_begin_locked(void)
         alive += atomic_load(&pp->ncreated) - atomic_load(&pp->nended);
     }
     int64_t pre = atomic_exchange(&sched.nprecreated, 0);
-    sched.old_alive = alive - pre + atomic_load(&sched.old_ended);
+    sched.old_alive = alive - pre;
     atomic_fetch_add(&sched.gen, 1);
 }
 
@@ -407,9 +418,10 @@ void gort__goexit0(struct g *gp)
     struct m *mp = gort__getm();
     struct p *pp = mp->p;
     atomic_store_explicit(&gp->status, _Gdead, memory_order_release);
-    if (gp->gen != atomic_load(&sched.gen))
-        atomic_fetch_add(&sched.old_ended, 1);
-    count_add(&pp->nended);
+    /* exiting first, then gen: see "Counting" above. */
+    bool done = atomic_load(&sched.exiting);
+    if (!done && gp->gen == atomic_load(&sched.gen))
+        count_add(&pp->nended);
     GORT__SAN(gort__san_fiber_destroy(&gp->san_fiber));
     if (gp->stack.lo)
         gort__stack_free(pp, &gp->stack);

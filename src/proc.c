@@ -1690,10 +1690,10 @@ int gort_run(void (*main_fn)(void *), void *arg)
     }
     GORT__RELAXED_STORE(sched.started, true);
     sched.launching = true;
-    sched.exiting = false;
     sched.main_goexited = 0;
     gort__noteclear(&sched.main_done);
     gort__gen_begin_locked();
+    sched.exiting = false;  /* after the gen bump: see g.c "Counting" */
     gort__unlock(&sched.lock);
     gort__sysmon_start();
 

@@ -536,7 +536,6 @@ typedef struct schedt {
 
     _Atomic int64_t ncreated_noP;   /* Gs created by plain threads */
     int64_t old_alive;              /* Gs of older generations at start */
-    _Atomic int64_t old_ended;      /* ... that ended since */
     _Atomic int64_t nprecreated;    /* created between runs, for the next */
     _Atomic int32_t nforeign;       /* plain threads that used gort objects */
 
