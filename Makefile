@@ -9,6 +9,7 @@
 #   make test-trace-html  a GORTTRACE trace rendered by tools/trace2html.py,
 #                   checked in headless Chromium (apt-get install chromium)
 #   make bench      C workloads beside the same workloads in Go
+#   make bench-trace  what GORTTRACE costs spawn and pingpong (on/off)
 #   make install PREFIX=/usr/local
 #
 # CC=clang works too; BUILD picks the output folder (default build/).
@@ -55,7 +56,7 @@ TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all lib examples tests test test-model test-http test-gdb test-trace-html demo bench install clean check-exports check-helpers
+.PHONY: all lib examples tests test test-model test-http test-gdb test-trace-html demo bench bench-trace install clean check-exports check-helpers
 
 all: lib examples tests
 
@@ -174,6 +175,10 @@ BENCH_EXTRA := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/h
 bench: $(BENCH_BINS) $(BENCH_EXTRA)
 	BUILD=$(BUILD) ./bench/run.sh
 
+# What GORTTRACE costs spawn and pingpong (on/off, target 2x).
+bench-trace: $(BUILD)/bench/spawn $(BUILD)/bench/pingpong
+	BUILD=$(BUILD) ./bench/trace-overhead.sh
+
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/gort.h
@@ -226,6 +231,10 @@ AARCH64_TEST_SKIP ?= mmap_exhaustion stack_overflow_default \
                      syscall_unwrapped_recv_timeout_1p syscall_many_unwrapped_1p
 # Emulation slack for the per-test timeouts.
 AARCH64_TIMEOUT_SCALE ?= 2
+# fault_alloc_sweep and fault_mmap_sweep fail the Nth call of a program
+# in a child, one run per N (up to 400 by default, some 2 minutes under
+# qemu): here at most 100 runs, every 3rd N of some 300.
+AARCH64_SWEEP_RUNS ?= 100
 
 .PHONY: arch-smoke arch-smoke-native arch-smoke-aarch64 test-aarch64 test-gdb-aarch64
 
@@ -252,6 +261,7 @@ endif
 test-aarch64:
 	$(AARCH64_MAKE) tests examples check-helpers
 	GORT_TEST_SKIP="$(AARCH64_TEST_SKIP)" \
+	GORT_TEST_SWEEP_RUNS=$(AARCH64_SWEEP_RUNS) \
 	GORT_TEST_TIMEOUT_SCALE=$(AARCH64_TIMEOUT_SCALE) $(AARCH64_QEMU) \
 	    $(AARCH64_BUILD)/tests/run-tests
 

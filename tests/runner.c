@@ -32,6 +32,8 @@
  * which and why).  Never silently: each prints "ok N - name # SKIP", a
  * comment line before the last counts them, they count neither as passed
  * nor as failed, and an unknown name in the list is an error.
+ * GORT_TEST_SWEEP_RUNS=n caps the runs of each fault-injection sweep
+ * (tests/test-fault.c; 400 by default), which print how many they made.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

@@ -640,8 +640,13 @@ static void sweep_child(void *arg)
 static void sweep1(struct sweeparg *a, const char *what, long total)
 {
     static char out[65536];
-    /* At most 400 runs: every call when there are few, else spread out. */
-    long step = total > 400 ? (total + 399) / 400 : 1;
+    /* At most 400 runs (GORT_TEST_SWEEP_RUNS: fewer under emulation):
+     * every call when there are few, else spread out. */
+    long maxruns = 400;
+    const char *e = getenv("GORT_TEST_SWEEP_RUNS");
+    if (e && atol(e) > 0)
+        maxruns = atol(e);
+    long step = total > maxruns ? (total + maxruns - 1) / maxruns : 1;
     int clean = 0, runfail = 0, fatal = 0, runs = 0;
     for (long n = 1; n <= total; n += step) {
         a->nth = n;
