@@ -60,6 +60,8 @@ one() {
     local -a env=(GORTMAXPROCS=$PROCS)
     [ "$side" = on ] && env+=(GORTTRACE=$DIR/t.json)
     rm -f "$DIR/t.json"
+    # The last trace's pages still going to disk would slow this run.
+    sync
     if ! out=$(env "${env[@]}" timeout -k 5 300 "$BUILD/bench/$name" "$N" 2>&1); then
         echo "  $name ($side): failed: $(printf '%s' "$out" | tail -n 3)" >&2
         FAILED=1; return
