@@ -118,10 +118,15 @@ void gort__exit2(void)
 /* Only the first dying thread reports; the others wait for the exit. */
 void gort__begin_dying(void)
 {
-    if (atomic_fetch_add(&dying, 1) != 0) {
+    if (!gort__try_begin_dying()) {
         for (;;)
             pause();
     }
+}
+
+bool gort__try_begin_dying(void)
+{
+    return atomic_fetch_add(&dying, 1) == 0;
 }
 
 static void print_current_goroutine(int skip)
@@ -138,9 +143,12 @@ static void print_current_goroutine(int skip)
     gort__print_backtrace(2, skip + 1);
 }
 
-static _Noreturn void die(const char *prefix, const char *msg)
+static _Noreturn void die2(const char *detail, const char *prefix,
+                           const char *msg)
 {
     gort__begin_dying();
+    if (detail)
+        gort__write_str(2, detail);
     gort__write_str(2, prefix);
     gort__write_str(2, msg);
     gort__write_str(2, "\n\n");
@@ -150,12 +158,17 @@ static _Noreturn void die(const char *prefix, const char *msg)
 
 void gort__throw(const char *msg)
 {
-    die("fatal error: ", msg);
+    die2(NULL, "fatal error: ", msg);
 }
 
 void gort__fatal(const char *msg)
 {
-    die("fatal error: ", msg);
+    die2(NULL, "fatal error: ", msg);
+}
+
+void gort__fatal_detail(const char *detail, const char *msg)
+{
+    die2(detail, "fatal error: ", msg);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -442,10 +442,12 @@ static int startm_ex(struct p *pp, bool spinning, bool fatal_if_none)
     struct m *nmp = mget();
     if (!nmp) {
         if (sched.mnext - sched.nmfreed >= sched.maxmcount) {
+            char detail[64];
+            snprintf(detail, sizeof detail,
+                     "runtime: program exceeds %d-thread limit\n",
+                     sched.maxmcount);
             gort__unlock(&sched.lock);
-            fprintf(stderr, "runtime: program exceeds %d-thread limit\n",
-                    sched.maxmcount);
-            gort__fatal("thread exhaustion");
+            gort__fatal_detail(detail, "thread exhaustion");
         }
         /* No M runs (gort_run's first, or all asleep): this one must be
          * made, so newm retries.  The new id counts as running for
@@ -1466,6 +1468,8 @@ static void checkdead(void)
      * says the same for any P with a timer). */
     if (gort__timesleepuntil() != 0)
         return;
+    if (!gort__try_begin_dying())
+        return;     /* another fatal error is being reported */
     gort__write_str(2, "fatal error: all goroutines are asleep - deadlock!\n\n");
     gort__dump_all_locked(2);
     gort__exit2();

@@ -781,6 +781,10 @@ bool gort__chan_thread_seen;
 GORT_INTERNAL struct gort__tls *gort__tlsp(void);
 GORT_INTERNAL _Noreturn void gort__throw(const char *msg);
 GORT_INTERNAL _Noreturn void gort__fatal(const char *msg);
+/* A fatal error with Go's "runtime: ..." line before it (detail ends in
+ * a newline), both written by the first dying thread only. */
+GORT_INTERNAL _Noreturn void gort__fatal_detail(const char *detail,
+                                                const char *msg);
 GORT_INTERNAL _Noreturn void gort__panicmsg(const char *msg);
 GORT_INTERNAL _Noreturn void gort__exit2(void);
 GORT_INTERNAL bool gort__dying(void);
@@ -914,6 +918,9 @@ GORT_INTERNAL void gort__sigframe_regs(void *frame, uintptr_t *pc,
 /* panic.c: starts a fatal report (only the first thread; the others wait
  * for the exit). */
 GORT_INTERNAL void gort__begin_dying(void);
+/* The same for a caller that must not block (it holds sched.lock): false
+ * when another thread is reporting already (the process is exiting). */
+GORT_INTERNAL bool gort__try_begin_dying(void);
 
 /* signal.c */
 GORT_INTERNAL void gort__signal_init(void);
