@@ -311,6 +311,7 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
     gp->waitsince = 0;
     gp->gopc = 0;
     gp->sigframe = NULL;
+    gp->tracegen = 0;           /* its function: news to any trace */
     memset(&gp->tls, 0, sizeof gp->tls);
     struct g *cur = mp ? mp->curg : NULL;
     if (cur) {
@@ -367,8 +368,8 @@ static inline int64_t go_common(void (*fn)(void *), void *arg,
         return -1;
     gp->gopc = pc;
     int64_t id = gp->goid;
-    GORT_TRACE(TEV_CREATE, GORT__TRACE_CURLANE, id, (uint64_t)(uintptr_t)fn,
-               (uint32_t)gort__trace_curgoid());
+    if (GORT_TRACE_ON())
+        gort__trace_create(gp);
     struct m *mp = gort__getm();
     if (mp && mp->p) {
         gort__runqput(mp->p, gp, true);

@@ -337,6 +337,7 @@ typedef struct g {
     /* The execution trace (trace.c): the flow id of the wake-up its next
      * start ends (0: none), and its wake-up count. */
     uint32_t traceflow, traceflowseq;
+    uint32_t tracegen;          /* trace.c: the trace that knows its fn */
 } g_t;
 
 /* A goroutine (or a plain thread) waiting on an object: the node a wait
@@ -807,7 +808,8 @@ GORT_INTERNAL void gort__write_str(int fd, const char *s);
     X(TEV_RETAKE, "retake")     /* sysmon; arg P */            \
     X(TEV_TIMERS, "timers")     /* arg callbacks run */        \
     X(TEV_NETPOLL, "netpoll")   /* arg goroutines readied */   \
-    X(TEV_DROPPED, "dropped")   /* arg events lost */
+    X(TEV_DROPPED, "dropped")   /* arg events lost */      \
+    X(TEV_LANE, "lane")         /* in the buffers only */
 
 enum {
 #define X(name, str) name,
@@ -832,6 +834,7 @@ GORT_INTERNAL extern _Atomic uint32_t gort__tracing;
 GORT_INTERNAL void gort__trace_ev(int type, int lane, int64_t goid,
                                   uint64_t arg, uint32_t aux);
 GORT_INTERNAL int64_t gort__trace_curgoid(void);
+GORT_INTERNAL void gort__trace_create(struct g *gp);
 GORT_INTERNAL void gort__trace_ready(struct g *gp);
 GORT_INTERNAL void gort__trace_start_g(struct p *pp, struct g *gp);
 /* gp stops (why: act | wait reason << 8) on lane; next, if not NULL,

@@ -7,11 +7,11 @@
  * The model.  The runtime's hooks (runtime.h's GORT_TRACE) record events
  * into a per-thread buffer, without locks; a dedicated writer thread
  * copies full buffers, as they are, to a spill file (unlinked, beside the
- * trace), and the stop turns the spill file into JSON.  An event is 32
- * bytes (struct tev: time, goroutine, one word and one 32-bit argument,
- * type, lane): the hot path is a clock read (the CPU counter) and four
- * stores; the JSON (string formatting, symbol look-ups) is made after the
- * program's work, off the scheduler's paths.  Formatting it live, on the
+ * trace), and the stop turns the spill file into JSON.  A switch's events
+ * are 16 bytes each (struct tslot: time and one packed word), the rarer
+ * ones 32; the hot path is a clock read (the CPU counter) and two stores
+ * per event; the JSON (string formatting, symbol look-ups) is made after
+ * the program's work, off the scheduler's paths.  Formatting it live, on the
  * writer thread, was tried first: on 2 CPUs the writer could not keep up
  * with a switch-heavy program and slowed it 15x.
  *
@@ -35,9 +35,9 @@
  *   - Wake-ups are flow arrows: goready stamps the G with a flow id
  *     (gp->traceflow) and records an "s" on the waker's lane; the G's
  *     next GoStart carries the id and gets the "f".
- *   - Bounded memory: a pool of NBUF buffers of BUFEV events (4 MiB).  A
- *     thread whose buffer fills hands it to the writer (a lock and a
- *     futex wake per BUFEV events) and takes a free one.  When none is
+ *   - Bounded memory: a pool of NBUF buffers of BUFSLOTS slots (4 MiB).
+ *     A thread whose buffer fills hands it to the writer (a lock and a
+ *     futex wake per buffer) and takes a free one.  When none is
  *     free (the writer fell behind) the thread waits for one for up to
  *     WAIT_NS, then drops events, counting them; the count goes into the
  *     trace as a "dropped" instant event on the lane where the loss
@@ -74,7 +74,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define BUFEV 2048                  /* events per buffer (64 KiB) */
+#define BUFSLOTS 4096                /* 16-byte slots per buffer (64 KiB) */
 #define NBUF 64                     /* buffers in the pool (4 MiB) */
 #define WAIT_NS (2 * GORT_MS)       /* a thread waits this long for one */
 
@@ -90,6 +90,37 @@ static const char *const evnames[] = {
 #undef X
 };
 
+/* What the buffers hold: 16-byte slots.  A slot's w is the event type
+ * (bits 0-4), a wide flag (bit 5), and for a narrow event a payload
+ * (bits 6-63).  The three events of every switch are narrow, one slot:
+ *   START    goid (40 bits) | flow (18 bits) << 40
+ *   STOP     goid | arg (act | wait reason << 5) << 40
+ *   UNBLOCK  goid readied | flow << 40 (the waker is the goroutine whose
+ *            run is open on the lane, which the converter knows; a waker
+ *            whose run it will not see open goes in a wide UNBLOCK)
+ *   LANE     the lane (as uint16) of the events after it, on this thread:
+ *            written when a thread's lane changes and at the head of
+ *            every buffer, so that an event needs no lane of its own
+ * Everything else, and any event whose goid needs more than 40 bits, is
+ * wide: the slot's w holds aux in bits 32-63 and a second slot holds
+ * {goid, arg}.  A goroutine's first START in a trace that did not see it
+ * created is wide too, with its function in arg; the converter learns
+ * every goroutine's function from those and from CREATE in a first pass
+ * over the spill file.  Half the bytes of the 32-byte events before:
+ * ~25% of the traced ping-pong's cost was moving them. */
+struct tslot {
+    int64_t ts;
+    uint64_t w;
+};
+
+#define W_TYPE(w) ((int)((w) & 31))
+#define W_WIDE 32u
+#define W_SHIFT 6
+#define GOID_BITS 40
+#define X_BITS 18
+#define X_MASK ((1u << X_BITS) - 1)
+
+/* An event as the converter sees it, decoded from its slots. */
 struct tev {
     int64_t ts;
     int64_t goid;
@@ -103,8 +134,8 @@ struct tstate;
 struct tbuf {
     struct tbuf *next;
     struct tstate *owner;
-    uint32_t n;
-    struct tev ev[BUFEV];
+    uint32_t n;                     /* slots used */
+    struct tslot ev[BUFSLOTS];
 };
 
 /* One per thread that recorded an event; never freed (a thread's state is
@@ -117,6 +148,9 @@ struct tstate {
     uint64_t dropped;
     struct tstate *next;            /* all states (trace.lock) */
     int64_t mid;                    /* M id, -1 for plain threads */
+    int32_t reclane;                /* lane of the last LANE slot written */
+    int64_t rungoid;                /* the run the converter will see open */
+    int16_t lane;                   /* converter: the current lane */
     bool open;                      /* writer: a run is open */
     int16_t openlane;
     int64_t opengoid, opents;
@@ -224,11 +258,18 @@ static struct tstate *newstate(void)
     return ts;
 }
 
-static void record(struct tstate *st, int type, int lane, int64_t goid,
-                   uint64_t arg, uint32_t aux, int64_t now)
+#define NOLANE INT32_MIN
+
+/* Makes room on st's buffer for need slots, after a LANE slot where the
+ * thread's lane changed or the buffer is fresh (a fresh buffer also gets
+ * the count of events dropped before it).  NULL: no buffer was free
+ * within WAIT_NS; the caller's event is dropped and counted. */
+static struct tbuf *reserve_slow(struct tstate *st, int lane, uint32_t need,
+                                 int64_t now)
 {
     struct tbuf *b = st->cur;
-    if (unlikely(!b || b->n == BUFEV)) {
+    uint32_t lanes = lane != st->reclane;
+    if (!b || b->n + lanes + need > BUFSLOTS) {
         if (b) {
             st->cur = NULL;
             putfull(b);
@@ -242,26 +283,101 @@ static void record(struct tstate *st, int type, int lane, int64_t goid,
                 gort__osyield();
                 b = getbuf();
             }
-            if (!b) {
-                st->dropped++;
-                return;
-            }
+            if (!b)
+                return NULL;
         }
         b->owner = st;
         st->cur = b;
-        if (st->dropped) {
-            b->ev[b->n++] = (struct tev){tclock(), 0, st->dropped, 0,
-                                         TEV_DROPPED, (int16_t)lane};
-            st->dropped = 0;
-        }
+        st->reclane = NOLANE;
     }
-    /* Ask for the line half a kilobyte ahead for writing: a buffer fresh
-     * from the pool was last read by the writer's CPU (its copy to the
-     * spill file), and without the hint every other event would wait for
-     * a line to come over (measured: ~10% of a traced ping-pong). */
-    __builtin_prefetch((const void *)((uintptr_t)&b->ev[b->n] + 512), 1, 3);
-    b->ev[b->n++] = (struct tev){now, goid, arg, aux,
-                                 (uint16_t)type, (int16_t)lane};
+    if (lane != st->reclane) {
+        b->ev[b->n++] = (struct tslot){
+            now, TEV_LANE | (uint64_t)(uint16_t)lane << W_SHIFT};
+        st->reclane = lane;
+    }
+    if (st->dropped) {
+        b->ev[b->n++] = (struct tslot){now, TEV_DROPPED | W_WIDE};
+        b->ev[b->n++] = (struct tslot){0, st->dropped};
+        st->dropped = 0;
+    }
+    return b;
+}
+
+/* Room for need (<= 2) slots on lane: the buffer, or NULL (dropped). */
+static inline struct tbuf *reserve(struct tstate *st, int lane, uint32_t need,
+                                   int64_t now)
+{
+    struct tbuf *b = st->cur;
+    if (likely(b && lane == st->reclane && b->n + need <= BUFSLOTS)) {
+        /* Ask for the line half a kilobyte ahead for writing: a buffer
+         * fresh from the pool was last read by the writer's CPU (its
+         * copy to the spill file); measured ~10% of a traced ping-pong
+         * without the hint. */
+        __builtin_prefetch((const void *)((uintptr_t)&b->ev[b->n] + 512), 1, 3);
+        return b;
+    }
+    b = reserve_slow(st, lane, need + 2, now);   /* + a DROPPED's two */
+    if (!b)
+        st->dropped++;
+    return b;
+}
+
+static bool put_wide(struct tstate *st, int type, int lane, int64_t goid,
+                     uint64_t arg, uint32_t aux, int64_t now)
+{
+    struct tbuf *b = reserve(st, lane, 2, now);
+    if (!b)
+        return false;
+    b->ev[b->n] = (struct tslot){now, (uint64_t)type | W_WIDE |
+                                          (uint64_t)aux << 32};
+    b->ev[b->n + 1] = (struct tslot){goid, arg};
+    b->n += 2;
+    return true;
+}
+
+/* A narrow event (START, STOP, UNBLOCK: x is its 18-bit field), wide when
+ * the goroutine id needs more than 40 bits. */
+static inline bool put_narrow(struct tstate *st, int type, int lane,
+                              int64_t goid, uint32_t x, uint64_t widearg,
+                              int64_t now)
+{
+    if (unlikely((uint64_t)goid >> GOID_BITS))
+        return put_wide(st, type, lane, goid, widearg, x, now);
+    struct tbuf *b = reserve(st, lane, 1, now);
+    if (!b)
+        return false;
+    b->ev[b->n++] = (struct tslot){
+        now, (uint64_t)type | (uint64_t)goid << W_SHIFT |
+                 (uint64_t)x << (W_SHIFT + GOID_BITS)};
+    return true;
+}
+
+/* The trace a goroutine's function was last recorded in (g.tracegen):
+ * its first START in a trace carries the function unless its CREATE did. */
+static _Atomic uint32_t tracegen;
+
+/* STOP's field: act (5 bits) and wait reason (13).  why is the hooks'
+ * act | reason << 8. */
+static inline uint32_t stopx(uint64_t why)
+{
+    return (uint32_t)(why & 31) | (uint32_t)((why >> 8) << 5);
+}
+
+static inline void put_start(struct tstate *st, int lane, struct g *gp,
+                             int64_t now)
+{
+    uint32_t flow = gp->traceflow & X_MASK;
+    gp->traceflow = 0;
+    uint32_t gen = atomic_load_explicit(&tracegen, memory_order_relaxed);
+    if (likely(gp->tracegen == gen)) {
+        if (put_narrow(st, TEV_START, lane, gp->goid, flow,
+                       (uint64_t)(uintptr_t)gp->fn, now))
+            st->rungoid = gp->goid;
+    } else if (put_wide(st, TEV_START, lane, gp->goid,
+                        (uint64_t)(uintptr_t)gp->fn, flow, now)) {
+        gp->tracegen = gen;
+        st->rungoid = gp->goid;
+    }
 }
 
 static __thread __attribute__((tls_model("initial-exec"))) bool is_sysmon;
@@ -287,53 +403,103 @@ static int curlane(void)
     return lane_of(gort__getm());
 }
 
-void gort__trace_ev(int type, int lane, int64_t goid, uint64_t arg,
-                    uint32_t aux)
+/* Every hook: announce, then look at the flag again.  Plain (relaxed)
+ * accesses: stop orders them with a membarrier(2), which makes every
+ * thread pass a full barrier, so this side needs no fence (a seq_cst
+ * store, an xchg on x86, at every event otherwise).  NULL: not tracing. */
+static inline struct tstate *hook_enter(void)
 {
     struct tstate *st = mystate;
     if (unlikely(!st)) {
         st = mystate = newstate();
         if (!st)
-            return;
+            return NULL;
     }
-    /* Announce, then look at the flag again.  Plain (relaxed) accesses:
-     * stop orders them with a membarrier(2), which makes every thread
-     * pass a full barrier, so this side needs no fence (a seq_cst store,
-     * an xchg on x86, at every event otherwise). */
     atomic_store_explicit(&st->busy, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
-    if (likely(atomic_load_explicit(&gort__tracing, memory_order_relaxed))) {
-        if (lane == GORT__TRACE_CURLANE)
-            lane = curlane();
-        record(st, type, lane, goid, arg, aux, tclock());
+    if (unlikely(!atomic_load_explicit(&gort__tracing, memory_order_relaxed))) {
+        atomic_store_explicit(&st->busy, 0, memory_order_release);
+        return NULL;
     }
+    return st;
+}
+
+static inline void hook_leave(struct tstate *st)
+{
     atomic_store_explicit(&st->busy, 0, memory_order_release);
+}
+
+/* The rare events, all wide. */
+void gort__trace_ev(int type, int lane, int64_t goid, uint64_t arg,
+                    uint32_t aux)
+{
+    struct tstate *st = hook_enter();
+    if (!st)
+        return;
+    if (lane == GORT__TRACE_CURLANE)
+        lane = curlane();
+    if (put_wide(st, type, lane, goid, arg, aux, tclock()) &&
+        type == TEV_SYSCALL_ENTER && goid == st->rungoid)
+        st->rungoid = 0;        /* the converter closes the run here */
+    hook_leave(st);
+}
+
+void gort__trace_create(struct g *gp)
+{
+    struct tstate *st = hook_enter();
+    if (!st)
+        return;
+    struct m *mp = gort__getm();
+    int64_t by = mp && mp->curg ? mp->curg->goid : 0;
+    if (put_wide(st, TEV_CREATE, lane_of(mp), gp->goid,
+                 (uint64_t)(uintptr_t)gp->fn, (uint32_t)by, tclock()))
+        gp->tracegen = atomic_load_explicit(&tracegen, memory_order_relaxed);
+    hook_leave(st);
 }
 
 void gort__trace_switch(int lane, struct g *gp, uint64_t why, struct g *next)
 {
-    struct tstate *st = mystate;
-    if (unlikely(!st)) {
-        st = mystate = newstate();
-        if (!st)
-            return;
-    }
-    atomic_store_explicit(&st->busy, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst);
-    if (likely(atomic_load_explicit(&gort__tracing, memory_order_relaxed))) {
-        if (lane == GORT__TRACE_CURLANE)
-            lane = curlane();
-        /* A clock read costs ~30 ns on some VMs: one for both events. */
-        int64_t now = tclock();
-        record(st, TEV_STOP, lane, gp->goid, why, 0, now);
-        if (next) {
-            uint32_t flow = next->traceflow;
-            next->traceflow = 0;
-            record(st, TEV_START, lane, next->goid,
-                   (uint64_t)(uintptr_t)next->fn, flow, now);
-        }
-    }
-    atomic_store_explicit(&st->busy, 0, memory_order_release);
+    struct tstate *st = hook_enter();
+    if (!st)
+        return;
+    if (lane == GORT__TRACE_CURLANE)
+        lane = curlane();
+    /* A clock read costs ~30 ns on some VMs: one for both events. */
+    int64_t now = tclock();
+    uint32_t x = stopx(why);
+    if (likely(x <= X_MASK))
+        put_narrow(st, TEV_STOP, lane, gp->goid, x, why, now);
+    else
+        put_wide(st, TEV_STOP, lane, gp->goid, why, 0, now);
+    if (gp->goid == st->rungoid)
+        st->rungoid = 0;
+    if (next)
+        put_start(st, lane, next, now);
+    hook_leave(st);
+}
+
+/* goready's hook (the hottest after the switch): one look at the M.  The
+ * waker is named by the run open on the lane (see struct tslot) when the
+ * converter will see that run open (st->rungoid), else in a wide event. */
+void gort__trace_ready(struct g *gp)
+{
+    struct tstate *st = hook_enter();
+    if (!st)
+        return;
+    uint32_t flow = ++gp->traceflowseq;
+    if (unlikely((flow & X_MASK) == 0))
+        flow = ++gp->traceflowseq;      /* 0 means "no flow" */
+    gp->traceflow = flow;
+    struct m *mp = gort__getm();
+    int64_t waker = mp && mp->curg ? mp->curg->goid : 0;
+    int lane = lane_of(mp);
+    if (likely(waker == st->rungoid))
+        put_narrow(st, TEV_UNBLOCK, lane, gp->goid, flow & X_MASK,
+                   (uint64_t)waker, tclock());
+    else    /* a waker whose run began before the trace, or none */
+        put_wide(st, TEV_UNBLOCK, lane, gp->goid, (uint64_t)waker,
+                 flow & X_MASK, tclock());
+    hook_leave(st);
 }
 
 int64_t gort__trace_curgoid(void)
@@ -342,36 +508,13 @@ int64_t gort__trace_curgoid(void)
     return mp && mp->curg ? mp->curg->goid : 0;
 }
 
-/* goready's hook (the hottest after the switch): one look at the M for
- * both the lane and the waker. */
-void gort__trace_ready(struct g *gp)
-{
-    struct tstate *st = mystate;
-    if (unlikely(!st)) {
-        st = mystate = newstate();
-        if (!st)
-            return;
-    }
-    atomic_store_explicit(&st->busy, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst);
-    if (likely(atomic_load_explicit(&gort__tracing, memory_order_relaxed))) {
-        struct m *mp = gort__getm();
-        int lane = lane_of(mp);
-        int64_t waker = mp && mp->curg ? mp->curg->goid : 0;
-        uint32_t flow = ++gp->traceflowseq;
-        gp->traceflow = flow;
-        record(st, TEV_UNBLOCK, lane, gp->goid, (uint64_t)waker, flow,
-               tclock());
-    }
-    atomic_store_explicit(&st->busy, 0, memory_order_release);
-}
-
 void gort__trace_start_g(struct p *pp, struct g *gp)
 {
-    uint32_t flow = gp->traceflow;
-    gp->traceflow = 0;
-    gort__trace_ev(TEV_START, pp->id, gp->goid, (uint64_t)(uintptr_t)gp->fn,
-                   flow);
+    struct tstate *st = hook_enter();
+    if (!st)
+        return;
+    put_start(st, pp->id, gp, tclock());
+    hook_leave(st);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -596,6 +739,8 @@ static void write_event(struct tstate *st, const struct tev *e)
         st->openfn = e->arg;
         st->openflow = e->aux;
         return;
+    case TEV_LANE:
+        return;
     case TEV_STOP:
         if (st->open && st->opengoid == e->goid)
             close_run(st, e->ts, stopreason(e->arg, tmp, sizeof tmp));
@@ -663,10 +808,116 @@ static void write_event(struct tstate *st, const struct tev *e)
                          ? evnames[e->type] : "?", args);
 }
 
-static void write_buf(struct tbuf *b)
+static int64_t tick2ns(int64_t tk)
 {
-    for (uint32_t i = 0; i < b->n; i++)
-        write_event(b->owner, &b->ev[i]);
+    return (int64_t)((double)(tk - trace.tk0) * trace.scale);
+}
+
+/* Goroutine functions by goid, from CREATE and wide START (the first
+ * pass of convert): open addressing, grown at half full.  Out of memory,
+ * names are "?". */
+static struct {
+    struct fnent { int64_t goid; uint64_t fn; } *v;
+    size_t cap, n;
+} fnmap;
+
+static size_t fnslot(int64_t goid, size_t cap)
+{
+    return (size_t)((uint64_t)goid * 0x9e3779b97f4a7c15ULL >> 20) & (cap - 1);
+}
+
+static void fnmap_put(int64_t goid, uint64_t fn)
+{
+    if (!fn || goid <= 0)
+        return;
+    if (2 * (fnmap.n + 1) > fnmap.cap) {
+        size_t ncap = fnmap.cap ? 2 * fnmap.cap : 4096;
+        struct fnent *nv = calloc(ncap, sizeof *nv);
+        if (!nv)
+            return;
+        for (size_t i = 0; i < fnmap.cap; i++) {
+            if (!fnmap.v[i].goid)
+                continue;
+            size_t h = fnslot(fnmap.v[i].goid, ncap);
+            while (nv[h].goid)
+                h = (h + 1) & (ncap - 1);
+            nv[h] = fnmap.v[i];
+        }
+        free(fnmap.v);
+        fnmap.v = nv;
+        fnmap.cap = ncap;
+    }
+    size_t h = fnslot(goid, fnmap.cap);
+    while (fnmap.v[h].goid && fnmap.v[h].goid != goid)
+        h = (h + 1) & (fnmap.cap - 1);
+    if (!fnmap.v[h].goid)
+        fnmap.n++;
+    fnmap.v[h] = (struct fnent){goid, fn};
+}
+
+static uint64_t fnmap_get(int64_t goid)
+{
+    if (!fnmap.cap)
+        return 0;
+    size_t h = fnslot(goid, fnmap.cap);
+    while (fnmap.v[h].goid) {
+        if (fnmap.v[h].goid == goid)
+            return fnmap.v[h].fn;
+        h = (h + 1) & (fnmap.cap - 1);
+    }
+    return 0;
+}
+
+/* Decodes the slots of b.  learn: the first pass (functions only);
+ * else the events are written. */
+static void decode_buf(struct tbuf *b, bool learn)
+{
+    struct tstate *st = b->owner;
+    for (uint32_t i = 0; i < b->n;) {
+        const struct tslot *sl = &b->ev[i];
+        int type = W_TYPE(sl->w);
+        struct tev e = {.type = (uint16_t)type};
+        if (sl->w & W_WIDE) {
+            if (i + 1 >= b->n)
+                break;          /* cut short: cannot happen */
+            e.aux = (uint32_t)(sl->w >> 32);
+            e.goid = b->ev[i + 1].ts;
+            e.arg = b->ev[i + 1].w;
+            i += 2;
+        } else {
+            uint64_t pl = sl->w >> W_SHIFT;
+            e.goid = (int64_t)(pl & ((1ULL << GOID_BITS) - 1));
+            uint32_t x = (uint32_t)(pl >> GOID_BITS);
+            i += 1;
+            switch (type) {
+            case TEV_LANE:
+                st->lane = (int16_t)(uint16_t)pl;
+                continue;
+            case TEV_STOP:
+                e.arg = (x & 31) | (uint64_t)(x >> 5) << 8;
+                break;
+            case TEV_UNBLOCK:
+                e.arg = UINT64_MAX;     /* the waker: the open run */
+                e.aux = x;
+                break;
+            default:                    /* TEV_START */
+                e.aux = x;
+                break;
+            }
+        }
+        if (learn) {
+            if (type == TEV_CREATE || type == TEV_START)
+                fnmap_put(e.goid, e.arg);
+            continue;
+        }
+        e.ts = tick2ns(sl->ts);
+        e.lane = st->lane;
+        if (type == TEV_START)
+            e.arg = fnmap_get(e.goid);
+        else if (type == TEV_UNBLOCK && e.arg == UINT64_MAX)
+            e.arg = st->open ? (uint64_t)st->opengoid : 0;
+        write_event(st, &e);
+    }
 }
 
 static void freebuf(struct tbuf *b)
@@ -721,31 +972,33 @@ lost:
     trace.dropped += nev;
 }
 
-static int64_t tick2ns(int64_t tk)
-{
-    return (int64_t)((double)(tk - trace.tk0) * trace.scale);
-}
 
-/* Turns the spill file into the JSON (the stopping thread). */
+/* Turns the spill file into the JSON (the stopping thread): one pass
+ * for the goroutines' functions, one for the events. */
 static void convert(void)
 {
     struct tbuf *b = &pool[0];
-    if (lseek(trace.spillfd, 0, SEEK_SET) != 0)
-        return;
-    for (;;) {
-        struct spillhdr h;
-        if (read(trace.spillfd, &h, sizeof h) != (ssize_t)sizeof h ||
-            h.n > BUFEV)
-            break;
-        size_t len = sizeof b->ev[0] * h.n;
-        if (read(trace.spillfd, b->ev, len) != (ssize_t)len)
-            break;
-        b->owner = h.owner;
-        b->n = (uint32_t)h.n;
-        for (uint32_t i = 0; i < b->n; i++)
-            b->ev[i].ts = tick2ns(b->ev[i].ts);
-        write_buf(b);
+    for (int pass = 0; pass < 2; pass++) {
+        if (lseek(trace.spillfd, 0, SEEK_SET) != 0)
+            return;
+        for (struct tstate *st = trace.all; st; st = st->next)
+            st->lane = 0;
+        for (;;) {
+            struct spillhdr h;
+            if (read(trace.spillfd, &h, sizeof h) != (ssize_t)sizeof h ||
+                h.n > BUFSLOTS)
+                break;
+            size_t len = sizeof b->ev[0] * h.n;
+            if (read(trace.spillfd, b->ev, len) != (ssize_t)len)
+                break;
+            b->owner = h.owner;
+            b->n = (uint32_t)h.n;
+            decode_buf(b, pass == 0);
+        }
     }
+    free(fnmap.v);
+    fnmap.v = NULL;
+    fnmap.cap = fnmap.n = 0;
 }
 
 /* Writes out every full buffer; false when there were none. */
@@ -842,6 +1095,7 @@ int gort_trace_start(const char *path)
     for (struct tstate *st = trace.all; st; st = st->next) {
         st->cur = NULL;
         st->dropped = 0;
+        st->rungoid = 0;
         st->open = false;
     }
     memset(trace.named, 0, sizeof trace.named);
@@ -870,6 +1124,8 @@ int gort_trace_start(const char *path)
         return -1;
     }
     trace.active = true;
+    /* Goroutines seen in earlier traces are news to this one. */
+    atomic_fetch_add(&tracegen, 1);
     atomic_store(&gort__tracing, 1);
     gort__unlock(&trace.ctl);
     return 0;

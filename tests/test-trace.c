@@ -188,11 +188,23 @@ struct tsum {
     int creates, blocks, unblock_s, unblock_f, syscalls, syscall_exits;
     int preempts, preempt_reqs, netpolls, timers, ends, slices, dropped_ev;
     int blocked_chan_recv, blocked_io, blocked_sleep, lanes_named;
+    int unblock_by_g;           /* unblocks naming a goroutine as waker */
+    int unnamed_slices;         /* slices whose function is "?" */
+    int want_seen;              /* slices naming want_fn */
     bool started[MAXG], ended[MAXG], created[MAXG];
     bool last_end[MAXG];        /* its latest slice stopped with "end" */
     double last_ts[MAXG];
     char hogfn_seen;
 };
+
+/* A function the slices are looked up for (NULL: none). */
+static const char *want_fn;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 /* Checks the file and fills *s. */
 static void check_trace(const char *path, struct tsum *s)
@@ -207,7 +219,8 @@ static void check_trace(const char *path, struct tsum *s)
     ASSERT_STR_CONTAINS(buf, "\"traceEvents\":[");
     ASSERT_STR_CONTAINS(buf, "\"otherData\":{");
     static struct slice sl[MAXS];
-    int nsl = 0;
+    static uint64_t flows[MAXS], flowf[MAXS];
+    int nsl = 0, nflow = 0, nflowf = 0;
     char *save = NULL;
     for (char *line = strtok_r(buf, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
@@ -240,12 +253,23 @@ static void check_trace(const char *path, struct tsum *s)
             }
             if (strstr(line, "hog"))
                 s->hogfn_seen = 1;
+            if (want_fn && strstr(line, want_fn))
+                s->want_seen++;
+            size_t nl = strlen(name);
+            if (nl >= 2 && !strcmp(name + nl - 2, " ?"))
+                s->unnamed_slices++;
         } else if (!strcmp(ph, "s")) {
             s->unblock_s++;
+            ASSERT_LT(nflow, MAXS);
+            flows[nflow++] = (uint64_t)numfield(line, "id", 0);
         } else if (!strcmp(ph, "f")) {
             s->unblock_f++;
+            ASSERT_LT(nflowf, MAXS);
+            flowf[nflowf++] = (uint64_t)numfield(line, "id", 0);
         } else if (!strcmp(ph, "i")) {
             char reason[64] = "";
+            if (!strcmp(name, "unblock") && numfield(line, "by", 0) > 0)
+                s->unblock_by_g++;
             if (!strcmp(name, "create")) {
                 s->creates++;
                 if (g_ok)
@@ -286,6 +310,13 @@ static void check_trace(const char *path, struct tsum *s)
             sl[i].ts + 1.0 < sl[i - 1].ts + sl[i - 1].dur)
             TEST_FAIL_("overlapping slices on tid %d: %.3f+%.3f and %.3f",
                        sl[i].tid, sl[i - 1].ts, sl[i - 1].dur, sl[i].ts);
+    /* Every flow's end ("f", at the woken goroutine's start) has its
+     * start ("s", at the wake-up) with the same id. */
+    qsort(flows, (size_t)nflow, sizeof flows[0], cmp_u64);
+    for (int i = 0; i < nflowf; i++)
+        if (!bsearch(&flowf[i], flows, (size_t)nflow, sizeof flows[0], cmp_u64))
+            TEST_FAIL_("flow end %llu has no start",
+                       (unsigned long long)flowf[i]);
     /* A goroutine's end is its last run's end, and only that: every
      * other goroutine that started is still alive at the stop (running,
      * runnable or blocked). */
@@ -404,6 +435,8 @@ TEST_IMPL(trace_events_1p)
     ASSERT_GE(s.netpolls, 1);
     ASSERT_GE(s.timers, 1);
     ASSERT(s.hogfn_seen);
+    ASSERT_EQ(s.unnamed_slices, 0);
+    ASSERT_GE(s.unblock_by_g, 1);
     ASSERT_GE(s.lanes_named, 2);    /* P0 and sysmon */
     /* The four goroutines the program made (2..5) ended. */
     for (int g = 2; g <= 5; g++)
@@ -444,6 +477,59 @@ TEST_IMPL(trace_many_2p)
     ASSERT_GE(s.creates, 2000);
     ASSERT_GE(s.ends, 2000);
     unlink(path);
+    return 0;
+}
+
+/* A trace started and stopped twice inside a run: the goroutine that
+ * existed before either trace still gets its function on its runs (its
+ * first start in each trace carries it), and each wake-up's flow pairs. */
+static void mid_ponger(void *arg)
+{
+    gort_chan **c = arg;
+    int v;
+    while (gort_chan_recv(c[0], &v))
+        gort_chan_send(c[1], &v);
+}
+
+static void mid_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c[2] = {test_chan_make(sizeof(int), 0),
+                       test_chan_make(sizeof(int), 0)};
+    test_go(mid_ponger, c);
+    for (int i = 0; i < 100; i++) {         /* before any trace */
+        gort_chan_send(c[0], &i);
+        gort_chan_recv(c[1], &i);
+    }
+    for (int t = 0; t < 2; t++) {
+        char path[128];
+        trace_path(path, sizeof path, t ? "mid1" : "mid0");
+        ASSERT_EQ(gort_trace_start(path), 0);
+        for (int i = 0; i < 300; i++) {
+            int v = i;
+            gort_chan_send(c[0], &v);
+            gort_chan_recv(c[1], &v);
+            ASSERT_EQ(v, i);
+        }
+        ASSERT_EQ(gort_trace_stop(), 0);
+        struct tsum s;
+        want_fn = "mid_ponger";
+        check_trace(path, &s);
+        want_fn = NULL;
+        ASSERT_EQ(s.unnamed_slices, 0);
+        ASSERT_GE(s.want_seen, 300);
+        ASSERT_GE(s.unblock_s, 600);
+        ASSERT_GE(s.unblock_f, 599);
+        ASSERT_GE(s.unblock_by_g, 600);
+        ASSERT_EQ(s.creates, 0);
+        unlink(path);
+    }
+    gort_chan_close(c[0]);
+}
+
+TEST_IMPL(trace_midrun_2p)
+{
+    test_start(2, mid_main, NULL);
     return 0;
 }
 
