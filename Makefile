@@ -413,15 +413,23 @@ test-sanitize:
 #       Valgrind runs one thread at a time and the other Ms hardly ever
 #       get to steal ("0 of 16 goroutines changed threads").
 #   timer_not_behind_busy_p_2p  wants 1 ms sleeps to take about 1 ms.
-#   syscall_thread_exhaustion  two Ms reach the thread cap together and
-#       their fatal reports interleave ("fatal error: runtime: program
-#       exceeds 4-thread limit"): gort does not serialise concurrent fatal
-#       errors (to fix); Valgrind's thread switching makes it common.
 #   net_accept_emfile  fills the descriptor table; Valgrind opens
 #       descriptors of its own meanwhile, so it does not stay full.
+#   stack_overflow_default, stack_overflow_mprotect, stack_overflow_canary
+#       overflow a goroutine's stack on purpose: Valgrind takes the write
+#       into the guard page for its own stack overflow and kills the
+#       process (signal 9), and reports the canary case's write below the
+#       stack as the invalid write it is, before gort's check can.
+#   net_pipe_nonblocking_1p, net_foreign_socket_1p  count a goroutine's
+#       1 ms sleeps over 50 ms (>= 10) while a reader parks; under
+#       Valgrind a 1 ms sleep takes 5-10 ms.
+# The fault sweeps run 25 points each (GORT_TEST_SWEEP_RUNS).
 VALGRIND_TEST_SKIP ?= stackguard_mprotect_50k stackguard_canary_50k \
                       defer_migration timer_not_behind_busy_p_2p \
-                      syscall_thread_exhaustion net_accept_emfile
+                      net_accept_emfile stack_overflow_default \
+                      stack_overflow_mprotect stack_overflow_canary \
+                      net_pipe_nonblocking_1p net_foreign_socket_1p
+VALGRIND_SWEEP_RUNS ?= 25
 VALGRIND ?= valgrind --quiet --error-exitcode=66 --exit-on-first-error=yes \
             --track-origins=no --max-stackframe=4194304
 VALGRIND_TIMEOUT_SCALE ?= 10
@@ -430,6 +438,7 @@ test-valgrind:
 	$(MAKE) BUILD=build-valgrind OPT="-O1 -g" \
 	    EXTRA_CFLAGS="-DGORT_VALGRIND=1" tests
 	GORT_TEST_SKIP="$(SAN_TEST_SKIP) $(VALGRIND_TEST_SKIP)" \
+	GORT_TEST_SWEEP_RUNS=$(VALGRIND_SWEEP_RUNS) \
 	GORT_TEST_TIMEOUT_SCALE=$(VALGRIND_TIMEOUT_SCALE) \
 	    $(VALGRIND) build-valgrind/tests/run-tests
 
