@@ -981,6 +981,31 @@ top:
 static void stoplockedm(struct m *mp);
 static void startlockedm(struct m *mp, struct g *gp);
 
+/* gp's reserved stack is in no cache of ours, not in the pool, and no
+ * slab can be mapped: the stack credit says a free one sits in another
+ * P's cache (stack.c).  Take it from an idle P (sched.lock makes its cache
+ * ours for the moment), or wait for a busy one to give its cache back
+ * (gort__stack_wanted makes its next stack free spill everything), for
+ * up to a second; false after that. */
+static __attribute__((noinline)) bool stack_scavenge(struct p *pp,
+                                                     gort__stack *out)
+{
+    bool ok = false;
+    atomic_fetch_add(&gort__stack_wanted, 1);
+    for (int i = 0; i < 10000 && !ok; i++) {
+        gort__lock(&sched.lock);
+        for (struct p *ip = sched.pidle; ip && !ok; ip = ip->link)
+            ok = gort__stack_take_cached(ip, out);
+        gort__unlock(&sched.lock);
+        if (!ok)
+            ok = gort__stack_get_reserved(pp, out) == 0;
+        if (!ok)
+            gort__usleep(100);
+    }
+    atomic_fetch_sub(&gort__stack_wanted, 1);
+    return ok;
+}
+
 /* Makes gp the running goroutine of mp (which holds pp). */
 static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit)
 {
@@ -989,7 +1014,8 @@ static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit
          * mapped by gort_go_ex) and build the entry frame. */
         if (gp->stack.lo == 0) {
             if (!gp->stack_reserved ||
-                gort__stack_get_reserved(pp, &gp->stack) != 0)
+                (gort__stack_get_reserved(pp, &gp->stack) != 0 &&
+                 !stack_scavenge(pp, &gp->stack)))
                 gort__fatal("out of memory allocating a goroutine stack");
             gp->stack_reserved = false;
         }

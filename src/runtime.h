@@ -130,6 +130,10 @@ GORT_INTERNAL int gort__stack_reserve(struct p *pp);
 GORT_INTERNAL void gort__stack_unreserve(struct p *pp);
 /* Takes a reserved default stack (g0 only, with a P). */
 GORT_INTERNAL int gort__stack_get_reserved(struct p *pp, gort__stack *out);
+GORT_INTERNAL bool gort__stack_take_cached(struct p *from, gort__stack *out);
+/* Goroutines waiting for a stack that sits in some busy P's cache: while
+ * non-zero, a P that frees a stack gives its whole cache back. */
+GORT_INTERNAL extern _Atomic int gort__stack_wanted;
 GORT_INTERNAL int gort__stack_alloc_sized(size_t size, gort__stack *out);
 GORT_INTERNAL void gort__stack_free(struct p *pp, gort__stack *s);
 GORT_INTERNAL void gort__stack_flush_cache(struct p *pp);

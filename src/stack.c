@@ -41,7 +41,10 @@
  * hence a reserved goroutine always has a free stack somewhere.  Taking
  * it (gort__stack_get_reserved) looks in the P's cache, then the global
  * pool; if both are empty because the free stacks sit in other Ps' caches,
- * it maps one more slab, and only if that fails too is it fatal.
+ * it maps one more slab; if that fails too (mappings are failing), the
+ * scheduler takes one from an idle P's cache (gort__stack_take_cached),
+ * or waits for a busy P to put one back; fatal only when, after that,
+ * no stack turned up (proc.c, startg).
  */
 #include "runtime.h"
 
@@ -84,6 +87,7 @@ static struct {
 } pool;
 
 static _Atomic int64_t credit;  /* the global share of the stack credit */
+_Atomic int gort__stack_wanted;
 
 const char *gort__stack_guard_mode(void)
 {
@@ -281,6 +285,20 @@ int gort__stack_get_reserved(struct p *pp, gort__stack *out)
     return 0;
 }
 
+/* The stack credit's last resort (see "Stack credit" above): a reserved
+ * goroutine found no stack in its P's cache or the pool, and no slab could
+ * be mapped.  The credit says a free stack is somewhere: take one from
+ * another P's cache.  from is idle and the caller holds sched.lock, so
+ * nobody owns from's cache now. */
+bool gort__stack_take_cached(struct p *from, gort__stack *out)
+{
+    if (from->nstkcache == 0)
+        return false;
+    *out = from->stkcache[--from->nstkcache];
+    install_guard(out);
+    return true;
+}
+
 /* Moves the P's cache down to keep entries into the global pool.  A slab
  * whose every stack is now in the pool, some of them used, gives its
  * pages back in one call.  Guard markers survive MADV_DONTNEED; canaries
@@ -320,6 +338,9 @@ void gort__stack_free(struct p *pp, gort__stack *s)
         spill(pp, STKCACHE_MAX / 2);
     pp->stkcache[pp->nstkcache++] = *s;
     s->lo = s->hi = 0;
+    if (unlikely(atomic_load_explicit(&gort__stack_wanted,
+                                      memory_order_relaxed) != 0))
+        spill(pp, 0);   /* someone waits for a stack: into the pool */
     if (++pp->stkcredit > 4 * CREDIT_BATCH) {
         pp->stkcredit -= 2 * CREDIT_BATCH;
         atomic_fetch_add(&credit, 2 * CREDIT_BATCH);

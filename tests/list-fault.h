@@ -6,6 +6,7 @@
  */
 TEST(fault_go_nomem_g, 60)
 TEST(fault_go_nomem_stack, 60)
+TEST(fault_go_nomem_stack_4p, 60)
 TEST(fault_go_nomem_name, 60)
 TEST(fault_chan_nomem, 60)
 TEST(fault_thread_first_m, 60)
