@@ -813,7 +813,8 @@ GORT_INTERNAL void gort__write_str(int fd, const char *s);
     X(TEV_TIMERS, "timers")     /* arg callbacks run */        \
     X(TEV_NETPOLL, "netpoll")   /* arg goroutines readied */   \
     X(TEV_DROPPED, "dropped")   /* arg events lost */      \
-    X(TEV_LANE, "lane")         /* in the buffers only */
+    X(TEV_LANE, "lane")         /* in the buffers only */    \
+    X(TEV_FNDEF, "fndef")       /* in the buffers only */
 
 enum {
 #define X(name, str) name,

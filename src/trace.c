@@ -98,6 +98,11 @@ static const char *const evnames[] = {
  *   UNBLOCK  goid readied | flow << 40 (the waker is the goroutine whose
  *            run is open on the lane, which the converter knows; a waker
  *            whose run it will not see open goes in a wide UNBLOCK)
+ *   CREATE   goid | function slot << 40, the creator being the open run as
+ *            for UNBLOCK: the slot is one of the thread's FNSLOTS
+ *            functions, each defined by a wide FNDEF {slot, function}
+ *            written before its first use (and again when another
+ *            function takes the slot)
  *   LANE     the lane (as uint16) of the events after it, on this thread:
  *            written when a thread's lane changes and at the head of
  *            every buffer, so that an event needs no lane of its own
@@ -119,6 +124,7 @@ struct tslot {
 #define GOID_BITS 40
 #define X_BITS 18
 #define X_MASK ((1u << X_BITS) - 1)
+#define FNSLOTS 64
 
 /* An event as the converter sees it, decoded from its slots. */
 struct tev {
@@ -150,6 +156,8 @@ struct tstate {
     int64_t mid;                    /* M id, -1 for plain threads */
     int32_t reclane;                /* lane of the last LANE slot written */
     int64_t rungoid;                /* the run the converter will see open */
+    uint64_t fnslot[FNSLOTS];       /* recorder: CREATE's functions */
+    uint64_t fnconv[FNSLOTS];       /* converter: the same, as read back */
     int16_t lane;                   /* converter: the current lane */
     bool open;                      /* writer: a run is open */
     int16_t openlane;
@@ -451,8 +459,20 @@ void gort__trace_create(struct g *gp)
         return;
     struct m *mp = gort__getm();
     int64_t by = mp && mp->curg ? mp->curg->goid : 0;
-    if (put_wide(st, TEV_CREATE, lane_of(mp), gp->goid,
-                 (uint64_t)(uintptr_t)gp->fn, (uint32_t)by, tclock()))
+    int lane = lane_of(mp);
+    int64_t now = tclock();
+    uint64_t fn = (uint64_t)(uintptr_t)gp->fn;
+    uint32_t slot = (uint32_t)((fn >> 4) * 0x9e3779b97f4a7c15ULL >> 58);
+    bool ok, narrow = by == st->rungoid && !((uint64_t)gp->goid >> GOID_BITS);
+    if (likely(narrow && st->fnslot[slot] == fn)) {
+        ok = put_narrow(st, TEV_CREATE, lane, gp->goid, slot, fn, now);
+    } else if (narrow && put_wide(st, TEV_FNDEF, lane, slot, fn, 0, now)) {
+        st->fnslot[slot] = fn;
+        ok = put_narrow(st, TEV_CREATE, lane, gp->goid, slot, fn, now);
+    } else {
+        ok = put_wide(st, TEV_CREATE, lane, gp->goid, fn, (uint32_t)by, now);
+    }
+    if (ok)
         gp->tracegen = atomic_load_explicit(&tracegen, memory_order_relaxed);
     hook_leave(st);
 }
@@ -740,6 +760,7 @@ static void write_event(struct tstate *st, const struct tev *e)
         st->openflow = e->aux;
         return;
     case TEV_LANE:
+    case TEV_FNDEF:
         return;
     case TEV_STOP:
         if (st->open && st->opengoid == e->goid)
@@ -900,10 +921,18 @@ static void decode_buf(struct tbuf *b, bool learn)
                 e.arg = UINT64_MAX;     /* the waker: the open run */
                 e.aux = x;
                 break;
+            case TEV_CREATE:
+                e.arg = st->fnconv[x % FNSLOTS];
+                e.aux = UINT32_MAX;     /* the creator: the open run */
+                break;
             default:                    /* TEV_START */
                 e.aux = x;
                 break;
             }
+        }
+        if (type == TEV_FNDEF) {
+            st->fnconv[(uint64_t)e.goid % FNSLOTS] = e.arg;
+            continue;
         }
         if (learn) {
             if (type == TEV_CREATE || type == TEV_START)
@@ -916,6 +945,8 @@ static void decode_buf(struct tbuf *b, bool learn)
             e.arg = fnmap_get(e.goid);
         else if (type == TEV_UNBLOCK && e.arg == UINT64_MAX)
             e.arg = st->open ? (uint64_t)st->opengoid : 0;
+        else if (type == TEV_CREATE && e.aux == UINT32_MAX)
+            e.aux = st->open ? (uint32_t)st->opengoid : 0;
         write_event(st, &e);
     }
 }
@@ -981,8 +1012,10 @@ static void convert(void)
     for (int pass = 0; pass < 2; pass++) {
         if (lseek(trace.spillfd, 0, SEEK_SET) != 0)
             return;
-        for (struct tstate *st = trace.all; st; st = st->next)
+        for (struct tstate *st = trace.all; st; st = st->next) {
             st->lane = 0;
+            memset(st->fnconv, 0, sizeof st->fnconv);
+        }
         for (;;) {
             struct spillhdr h;
             if (read(trace.spillfd, &h, sizeof h) != (ssize_t)sizeof h ||
@@ -1096,6 +1129,7 @@ int gort_trace_start(const char *path)
         st->cur = NULL;
         st->dropped = 0;
         st->rungoid = 0;
+        memset(st->fnslot, 0, sizeof st->fnslot);
         st->open = false;
     }
     memset(trace.named, 0, sizeof trace.named);

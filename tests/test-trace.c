@@ -191,6 +191,8 @@ struct tsum {
     int unblock_by_g;           /* unblocks naming a goroutine as waker */
     int unnamed_slices;         /* slices whose function is "?" */
     int want_seen;              /* slices naming want_fn */
+    int want_created;           /* creates of want_fn */
+    int unnamed_creates, created_by_g;
     bool started[MAXG], ended[MAXG], created[MAXG];
     bool last_end[MAXG];        /* its latest slice stopped with "end" */
     double last_ts[MAXG];
@@ -272,6 +274,14 @@ static void check_trace(const char *path, struct tsum *s)
                 s->unblock_by_g++;
             if (!strcmp(name, "create")) {
                 s->creates++;
+                char fn[96] = "";
+                strfield(line, "fn", fn, sizeof fn);
+                if (!fn[0] || !strcmp(fn, "?"))
+                    s->unnamed_creates++;
+                if (want_fn && !strcmp(fn, want_fn))
+                    s->want_created++;
+                if (numfield(line, "by", 0) > 0)
+                    s->created_by_g++;
                 if (g_ok)
                     s->created[goid] = true;
             } else if (!strcmp(name, "block")) {
@@ -473,9 +483,15 @@ TEST_IMPL(trace_many_2p)
     test_start(2, many_main, NULL);
     ASSERT_EQ(gort_trace_stop(), 0);
     struct tsum s;
+    want_fn = "many_worker";
     check_trace(path, &s);
+    want_fn = NULL;
     ASSERT_GE(s.creates, 2000);
     ASSERT_GE(s.ends, 2000);
+    /* Every create names its function and its creator (main). */
+    ASSERT_EQ(s.unnamed_creates, 0);
+    ASSERT_GE(s.want_created, 2000);
+    ASSERT_GE(s.created_by_g, 2000);
     unlink(path);
     return 0;
 }
