@@ -300,8 +300,9 @@ SAN_MAKE = $(MAKE) CC=$(SAN_CC) OPT="$(SAN_OPT)"
 
 # Left out under every tool (GORT_TEST_SKIP: printed as "# SKIP"):
 #   preempt_* (async), preempt_user_sigurg_chained, syscall_*unwrapped*,
-#   debug_dump_preempted_1p, debug_stats_1p, trace_events_1p (each waits
-#       for a call-free hog to be preempted by signal)
+#   debug_dump_preempted_1p, debug_stats_1p, trace_events_1p,
+#   fault_thread_preempted_1p (each waits for a call-free hog to be
+#       preempted by signal)
 #       asynchronous preemption and the rescue of unwrapped system calls
 #       are off under ASan, TSan and Valgrind (src/sanitizer.h says why:
 #       they rewrite a signal context); these tests need a goroutine that
@@ -321,7 +322,8 @@ SAN_TEST_SKIP := preempt_async_1p preempt_two_hogs_1p preempt_latency_1p \
                  syscall_unwrapped_usleep_1p syscall_unwrapped_pipe_read_1p \
                  syscall_unwrapped_recv_timeout_1p syscall_many_unwrapped_1p \
                  sysmon_schedtrace net_slow_reader_4p goroutines_million \
-                 debug_dump_preempted_1p debug_stats_1p trace_events_1p
+                 debug_dump_preempted_1p debug_stats_1p trace_events_1p \
+                 fault_thread_preempted_1p
 # And under TSan only:
 #   mmap_exhaustion  limits the address space (RLIMIT_AS) until gort_go
 #       fails; TSan's own runtime allocates under the same limit and dies

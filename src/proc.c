@@ -1377,6 +1377,20 @@ static void stoplockedm(struct m *mp)
         handoffp(pp);
     }
     gort__lock(&sched.lock);
+    struct g *gp = mp->lockedg;
+    if (sched.runq.size == 1 && sched.runq.head == gp && sched.pidle) {
+        /* Our goroutine is the only work there is and a P is idle: the
+         * M that handoffp started would only hand that P to us (or none
+         * could be made: thread creation failing left the P idle, and
+         * sleeping here would be a false "all goroutines are asleep").
+         * Take both.  Under sched.lock, as any M dequeuing it would. */
+        struct g *rest;
+        globrunqget_locked(1, &rest);
+        struct p *pp = pidleget();
+        gort__unlock(&sched.lock);
+        acquirep(mp, pp);
+        return;
+    }
     sched.nmidlelocked++;
     checkdead();
     gort__unlock(&sched.lock);

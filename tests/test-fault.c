@@ -37,6 +37,8 @@
  *   fault_chan_nomem         channel allocation fails
  *   fault_thread_first_m     no thread at all: gort_run gives EAGAIN
  *   fault_thread_later_m     no thread after the first: the work is done
+ *   fault_thread_preempted_1p  a hog preempted by signal with no thread
+ *                            (nor memory) to be had: no false deadlock
  *   fault_emfile_listen_dial listen and dial with a full table
  *   fault_alloc_sweep        every allocation of a program, one at a time
  *   fault_mmap_sweep         every mapping of a program, one at a time
@@ -54,6 +56,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -413,6 +416,45 @@ TEST_IMPL(fault_thread_first_m)
     fault_disarm(F_THREAD);
     ASSERT_EQ(gort_run(mark_main, NULL), 0);
     ASSERT_EQ(atomic_load(&main_ran), 1);
+    return 0;
+}
+
+/* A goroutine preempted by signal yields wired to its M (its signal frame
+ * is on that M's stack); the M hands its P off and waits.  With no
+ * thread to be made, nobody took the P: that was a false "all goroutines
+ * are asleep - deadlock!" (in about 3 runs of 10 of this).  The M now
+ * takes the P back itself when its goroutine is the only work. */
+static volatile uint64_t hog_sink;
+
+static void preempt_nothread_main(void *arg)
+{
+    (void)arg;
+    gort_stats before, after;
+    ASSERT_EQ(gort_read_stats(&before), 0);
+    fault_arm(F_THREAD, 1, true);
+    fault_arm(F_ALLOC, 1, true);
+    /* A loop with no gort call for 200 ms (libc's clock: a gort call
+     * would take a cooperative preemption instead): sysmon preempts it
+     * by signal every 10 ms or so. */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        for (int i = 0; i < 1000000; i++)
+            hog_sink += (uint64_t)i;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) <
+             200 * GORT_MS);
+    fault_disarm(F_ALLOC);
+    fault_disarm(F_THREAD);
+    ASSERT_EQ(gort_read_stats(&after), 0);
+    printf("async preemptions while threads could not be made: %llu\n",
+           (unsigned long long)(after.preempt_async - before.preempt_async));
+    ASSERT_GT(after.preempt_async, before.preempt_async);
+}
+
+TEST_IMPL(fault_thread_preempted_1p)
+{
+    test_start(1, preempt_nothread_main, NULL);
     return 0;
 }
 
