@@ -280,25 +280,11 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
     }
     if (attr && attr->name) {
         gp->name = strdup(attr->name);
-        if (!gp->name) {
-            if (stksize)
-                gort__stack_free(pp, &gp->stack);
-            else
-                gort__stack_unreserve(pp);
-            gp->stack_reserved = false;
-            goto nomem;
-        }
+        if (!gp->name)
+            goto nomem_stack;
     }
-    if (fresh && !gort__allgadd(gp)) {
-        free(gp->name);
-        gp->name = NULL;
-        if (stksize)
-            gort__stack_free(pp, &gp->stack);
-        else
-            gort__stack_unreserve(pp);
-        gp->stack_reserved = false;
-        goto nomem;
-    }
+    if (fresh && !gort__allgadd(gp))
+        goto nomem_name;
     gp->fn = fn;
     gp->arg = arg;
     GORT__RELAXED_STORE(gp->sp, NULL);  /* runqget's prefetch may read it */
@@ -329,6 +315,15 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
     atomic_store_explicit(&gp->status, _Grunnable, memory_order_release);
     return gp;
 
+nomem_name:
+    free(gp->name);
+    gp->name = NULL;
+nomem_stack:
+    if (stksize)
+        gort__stack_free(pp, &gp->stack);
+    else
+        gort__stack_unreserve(pp);
+    gp->stack_reserved = false;
 nomem:
     if (fresh) {
         /* Gs come from slabs and are never freed: keep it, dead, for the

@@ -838,7 +838,6 @@ GORT_INTERNAL extern _Atomic uint32_t gort__tracing;
     } while (0)
 GORT_INTERNAL void gort__trace_ev(int type, int lane, int64_t goid,
                                   uint64_t arg, uint32_t aux);
-GORT_INTERNAL int64_t gort__trace_curgoid(void);
 GORT_INTERNAL void gort__trace_create(struct g *gp);
 GORT_INTERNAL void gort__trace_ready(struct g *gp);
 GORT_INTERNAL void gort__trace_start_g(struct p *pp, struct g *gp);

@@ -411,6 +411,13 @@ static int curlane(void)
     return lane_of(gort__getm());
 }
 
+/* The goroutine mp runs (0: none, or not an M): a wake-up's waker, a
+ * create's creator. */
+static inline int64_t curgoid_of(struct m *mp)
+{
+    return mp && mp->curg ? mp->curg->goid : 0;
+}
+
 /* Every hook: announce, then look at the flag again.  Plain (relaxed)
  * accesses: stop orders them with a membarrier(2), which makes every
  * thread pass a full barrier, so this side needs no fence (a seq_cst
@@ -458,7 +465,7 @@ void gort__trace_create(struct g *gp)
     if (!st)
         return;
     struct m *mp = gort__getm();
-    int64_t by = mp && mp->curg ? mp->curg->goid : 0;
+    int64_t by = curgoid_of(mp);
     int lane = lane_of(mp);
     int64_t now = tclock();
     uint64_t fn = (uint64_t)(uintptr_t)gp->fn;
@@ -511,7 +518,7 @@ void gort__trace_ready(struct g *gp)
         flow = ++gp->traceflowseq;      /* 0 means "no flow" */
     gp->traceflow = flow;
     struct m *mp = gort__getm();
-    int64_t waker = mp && mp->curg ? mp->curg->goid : 0;
+    int64_t waker = curgoid_of(mp);
     int lane = lane_of(mp);
     if (likely(waker == st->rungoid))
         put_narrow(st, TEV_UNBLOCK, lane, gp->goid, flow & X_MASK,
@@ -520,12 +527,6 @@ void gort__trace_ready(struct g *gp)
         put_wide(st, TEV_UNBLOCK, lane, gp->goid, (uint64_t)waker,
                  flow & X_MASK, tclock());
     hook_leave(st);
-}
-
-int64_t gort__trace_curgoid(void)
-{
-    struct m *mp = gort__getm();
-    return mp && mp->curg ? mp->curg->goid : 0;
 }
 
 void gort__trace_start_g(struct p *pp, struct g *gp)

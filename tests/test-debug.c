@@ -135,7 +135,8 @@ static void dbg_io(void *a)
 {
     (void)a;
     char ch;
-    atomic_store_explicit(&sink, (int)gort_read(iopipe[0], &ch, 1), memory_order_relaxed);
+    atomic_store_explicit(&sink, (int)gort_read(iopipe[0], &ch, 1),
+                          memory_order_relaxed);
 }
 
 static void dbg_yielder(void *a)
@@ -624,6 +625,20 @@ static void coop_hog(void *a)
     gort_waitgroup_done(&swg);
 }
 
+/* Runs hog until a gort_sleep of ours returns, which needs the hog
+ * preempted (1 P), then stops it. */
+static void run_hog_preempted(void (*hog)(void *))
+{
+    atomic_store(&hog_go, 0);
+    gort_waitgroup_add(&swg, 1);
+    test_go(hog, NULL);
+    while (atomic_load(&hog_go) == 0)
+        gort_yield();
+    gort_sleep(GORT_MS);
+    atomic_store(&hog_go, 2);
+    gort_waitgroup_wait(&swg);
+}
+
 static void stats_main(void *arg)
 {
     (void)arg;
@@ -668,20 +683,15 @@ static void stats_main(void *arg)
 
     /* A hog with no calls: preempted by signal. */
     a = b;
-    atomic_store(&hog_go, 0);
-    gort_waitgroup_add(&swg, 1);
-    test_go(stat_hog, NULL);
-    while (atomic_load(&hog_go) == 0)
-        gort_yield();
-    gort_sleep(GORT_MS);    /* needs the hog preempted to return */
-    atomic_store(&hog_go, 2);
-    gort_waitgroup_wait(&swg);
+    run_hog_preempted(stat_hog);
     ASSERT_EQ(gort_read_stats(&b), 0);
     ASSERT_GE(b.preempt_async, a.preempt_async + 1);
 
     /* A blocking call wrapped with GORT_BLOCKING hands its P off. */
     a = b;
-    atomic_store_explicit(&sink, GORT_BLOCKING(usleep(2000)), memory_order_relaxed);    /* EINTR is fine too */
+    /* EINTR is fine too. */
+    atomic_store_explicit(&sink, GORT_BLOCKING(usleep(2000)),
+                          memory_order_relaxed);
     ASSERT_EQ(gort_read_stats(&b), 0);
     ASSERT_EQ(b.syscall_handoffs, a.syscall_handoffs + 1);
     ASSERT_EQ(b.goroutines, 1);
@@ -703,14 +713,7 @@ static void coop_main(void *arg)
     (void)arg;
     gort_stats a, b;
     ASSERT_EQ(gort_read_stats(&a), 0);
-    atomic_store(&hog_go, 0);
-    gort_waitgroup_add(&swg, 1);
-    test_go(coop_hog, NULL);
-    while (atomic_load(&hog_go) == 0)
-        gort_yield();
-    gort_sleep(GORT_MS);    /* needs the hog preempted to return */
-    atomic_store(&hog_go, 2);
-    gort_waitgroup_wait(&swg);
+    run_hog_preempted(coop_hog);
     ASSERT_EQ(gort_read_stats(&b), 0);
     ASSERT_GE(b.preempt_coop, a.preempt_coop + 1);
     ASSERT_EQ(b.preempt_async, 0);

@@ -190,8 +190,8 @@ struct tsum {
     int blocked_chan_recv, blocked_io, blocked_sleep, lanes_named;
     int unblock_by_g;           /* unblocks naming a goroutine as waker */
     int unnamed_slices;         /* slices whose function is "?" */
-    int want_seen;              /* slices naming want_fn */
-    int want_created;           /* creates of want_fn */
+    int want_seen;              /* slices naming check_trace's fn */
+    int want_created;           /* creates of it */
     int unnamed_creates, created_by_g;
     bool started[MAXG], ended[MAXG], created[MAXG];
     bool last_end[MAXG];        /* its latest slice stopped with "end" */
@@ -199,17 +199,16 @@ struct tsum {
     char hogfn_seen;
 };
 
-/* A function the slices are looked up for (NULL: none). */
-static const char *want_fn;
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-/* Checks the file and fills *s. */
-static void check_trace(const char *path, struct tsum *s)
+/* Checks the file and fills *s; want_fn (or NULL): a function whose
+ * slices and creates are counted. */
+static void check_trace(const char *path, const char *want_fn,
+                        struct tsum *s)
 {
     memset(s, 0, sizeof *s);
     char *buf = slurp(path);
@@ -425,7 +424,7 @@ TEST_IMPL(trace_events_1p)
     ASSERT_EQ(gort_trace_stop(), 0);
     ASSERT_EQ(gort_trace_stop(), -1);
     struct tsum s;
-    check_trace(path, &s);
+    check_trace(path, NULL, &s);
     fprintf(stderr, "slices %d creates %d blocks %d (chan %d io %d sleep %d) "
             "flows %d/%d syscalls %d/%d preempts %d requests %d netpolls %d "
             "timers %d ends %d lanes %d\n", s.slices, s.creates, s.blocks,
@@ -483,9 +482,7 @@ TEST_IMPL(trace_many_2p)
     test_start(2, many_main, NULL);
     ASSERT_EQ(gort_trace_stop(), 0);
     struct tsum s;
-    want_fn = "many_worker";
-    check_trace(path, &s);
-    want_fn = NULL;
+    check_trace(path, "many_worker", &s);
     ASSERT_GE(s.creates, 2000);
     ASSERT_GE(s.ends, 2000);
     /* Every create names its function and its creator (main). */
@@ -529,9 +526,7 @@ static void mid_main(void *arg)
         }
         ASSERT_EQ(gort_trace_stop(), 0);
         struct tsum s;
-        want_fn = "mid_ponger";
-        check_trace(path, &s);
-        want_fn = NULL;
+        check_trace(path, "mid_ponger", &s);
         ASSERT_EQ(s.unnamed_slices, 0);
         ASSERT_GE(s.want_seen, 300);
         ASSERT_GE(s.unblock_s, 600);
@@ -563,7 +558,7 @@ TEST_IMPL(trace_env_atexit)
     trace_path(path, sizeof path, "env");
     test_expect_child(env_child, path, 0, NULL, "gort: GORTTRACE", 60);
     struct tsum s;
-    check_trace(path, &s);
+    check_trace(path, NULL, &s);
     ASSERT_GE(s.creates, 2000);
     unlink(path);
     return 0;
@@ -592,7 +587,7 @@ TEST_IMPL(trace_fatal_valid)
     test_expect_child(fatal_child, path, 2, "all goroutines are asleep", NULL,
                       60);
     struct tsum s;
-    check_trace(path, &s);
+    check_trace(path, NULL, &s);
     ASSERT_GE(s.blocked_chan_recv, 1);
     unlink(path);
     return 0;
