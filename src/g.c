@@ -298,6 +298,7 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
     gp->gopc = 0;
     gp->sigframe = NULL;
     gp->tracegen = 0;           /* its function: news to any trace */
+    gp->traceflow = 0;          /* a wake-up of its last life is not its */
     memset(&gp->tls, 0, sizeof gp->tls);
     struct g *cur = mp ? mp->curg : NULL;
     if (cur) {

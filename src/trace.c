@@ -377,6 +377,8 @@ static inline void put_start(struct tstate *st, int lane, struct g *gp,
     uint32_t flow = gp->traceflow & X_MASK;
     gp->traceflow = 0;
     uint32_t gen = atomic_load_explicit(&tracegen, memory_order_relaxed);
+    if (unlikely(gp->tracegen != gen))
+        flow = 0;   /* readied in an older trace: its "s" is not in this one */
     if (likely(gp->tracegen == gen)) {
         if (put_narrow(st, TEV_START, lane, gp->goid, flow,
                        (uint64_t)(uintptr_t)gp->fn, now))

@@ -4,6 +4,6 @@
  */
 TEST(trace_events_1p, 60)
 TEST(trace_many_2p, 60)
-TEST(trace_midrun_2p, 60)
+TEST(trace_midrun_1p, 60)
 TEST(trace_env_atexit, 60)
 TEST(trace_fatal_valid, 60)

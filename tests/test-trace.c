@@ -495,7 +495,10 @@ TEST_IMPL(trace_many_2p)
 
 /* A trace started and stopped twice inside a run: the goroutine that
  * existed before either trace still gets its function on its runs (its
- * first start in each trace carries it), and each wake-up's flow pairs. */
+ * first start in each trace carries it), and each wake-up's flow pairs.
+ * On 1 P, so that every round trip is two wake-ups and one run of the
+ * ponger (on 2, a receive may find its sender already waiting and not
+ * park: 299 runs for 300 round trips, seen under TSan). */
 static void mid_ponger(void *arg)
 {
     gort_chan **c = arg;
@@ -530,7 +533,11 @@ static void mid_main(void *arg)
         ASSERT_EQ(s.unnamed_slices, 0);
         ASSERT_GE(s.want_seen, 300);
         ASSERT_GE(s.unblock_s, 600);
-        ASSERT_GE(s.unblock_f, 599);
+        /* Every wake-up's start is in the trace but for the stop's: each
+         * of the two goroutines may be readied and not yet started then
+         * (when main was preempted mid-trip, the ponger is left readied;
+         * its start in the next trace then carries no flow). */
+        ASSERT_GE(s.unblock_f, s.unblock_s - 2);
         ASSERT_GE(s.unblock_by_g, 600);
         ASSERT_EQ(s.creates, 0);
         unlink(path);
@@ -538,9 +545,9 @@ static void mid_main(void *arg)
     gort_chan_close(c[0]);
 }
 
-TEST_IMPL(trace_midrun_2p)
+TEST_IMPL(trace_midrun_1p)
 {
-    test_start(2, mid_main, NULL);
+    test_start(1, mid_main, NULL);
     return 0;
 }
 
