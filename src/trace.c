@@ -434,7 +434,9 @@ static inline struct tstate *hook_enter(void)
     }
     atomic_store_explicit(&st->busy, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
-    if (unlikely(!atomic_load_explicit(&gort__tracing, memory_order_relaxed))) {
+    /* Acquire: gort_trace_start resets every thread's state before it
+     * stores 1 (TSan saw sysmon read them without this edge). */
+    if (unlikely(!atomic_load_explicit(&gort__tracing, memory_order_acquire))) {
         atomic_store_explicit(&st->busy, 0, memory_order_release);
         return NULL;
     }
