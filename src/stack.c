@@ -7,7 +7,7 @@
  * neighbour; signal.c turns that fault into "fatal error: stack overflow".
  *
  * Default-size stacks come from slabs of SLAB_STACKS slots (one mmap each,
- * so a million stacks are ~16k mmaps, not a million) and are recycled:
+ * so a million stacks are ~31k mmaps, not a million) and are recycled:
  * first through a per-P cache (owner only, no locks: the hot path of
  * goroutine churn), then through a global pool under pool.lock.  Pages go
  * back to the kernel a slab at a time: when every stack of a slab sits in
@@ -58,7 +58,7 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
-#define SLAB_STACKS 64
+#define SLAB_STACKS 32
 /* Free stacks the pool keeps resident before it gives pages back: churn
  * below this (goroutines coming and going) must not pay a page fault per
  * goroutine, which on a VM costs more than the goroutine. */
@@ -77,7 +77,7 @@ static long mprot_budget;       /* how many we allow ourselves */
 struct gort__slab {
     uintptr_t base;
     uint32_t inpool;        /* its stacks now in the global pool */
-    uint64_t dirty;         /* bit i: stack i was used since last released */
+    uint32_t dirty;         /* bit i: stack i was used since last released */
 };
 
 static struct {
@@ -311,7 +311,7 @@ static void spill(struct p *pp, int keep)
     while (pp->nstkcache > keep) {
         gort__stack s = pp->stkcache[--pp->nstkcache];
         struct gort__slab *sl = s.slab;
-        sl->dirty |= (uint64_t)1 << ((s.lo - pagesz - sl->base) / slotsz);
+        sl->dirty |= 1u << ((s.lo - pagesz - sl->base) / slotsz);
         if (++sl->inpool == SLAB_STACKS && sl->dirty &&
             pool.n >= POOL_KEEP_RESIDENT) {
             int saved = errno;
