@@ -296,15 +296,15 @@ static void goroutine_ready(void *arg, uintptr_t seq, int64_t due);
 
 enum { PREFETCH_AHEAD = 16 };
 
-/* A timer about to fire, and when it is a goroutine's sleep timer the
- * lines of that G before it (the first three lines of struct g are what
- * goready and the switch touch).  Prefetching reads nothing: for other
- * timers the lines before are harmless. */
+/* A timer about to fire and, when it is a goroutine's sleep timer, the
+ * lines of that G from its start up to the timer (struct g keeps there
+ * what goready and the switch touch).  Prefetching reads nothing: for
+ * other timers the lines before are harmless. */
 static inline void prefetch_timer_owner(gort__rtimer *t)
 {
-    __builtin_prefetch(t, 1);
-    __builtin_prefetch((char *)t - 64, 1);
-    __builtin_prefetch((char *)t - 128, 1);
+    char *gp = (char *)t - offsetof(struct g, sleeptimer);
+    for (size_t off = 0; off <= offsetof(struct g, sleeptimer); off += 64)
+        __builtin_prefetch(gp + off, 1);
 }
 
 int64_t gort__checktimers(struct p *pp, int64_t now, int *ran)
