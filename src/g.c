@@ -83,6 +83,11 @@ bool gort__allgadd(struct g *gp)
         sched.allgs = nv;
         sched.capallgs = ncap;
     }
+    /* Every G may sit in the global queue at once: room for one more. */
+    if (!gort__globrunq_reserve_locked(sched.nallgs + 1)) {
+        gort__unlock(&sched.lock);
+        return false;
+    }
     sched.allgs[sched.nallgs++] = gp;
     gort__unlock(&sched.lock);
     return true;

@@ -126,13 +126,13 @@ uint32_t gort__fastrand(void)
 /* Local run queues                                                         */
 /* ------------------------------------------------------------------------ */
 
-static void globrunqputbatch_locked(struct g *head, int32_t n);
+static void globrunqputbatch_locked(struct g *const *batch, int32_t n);
 
 /* runq.h's overflow: a batch for the global queue. */
-static inline void runq_globputbatch(struct g *head, int32_t n)
+static inline void runq_globputbatch(struct g **batch, int32_t n)
 {
     gort__lock(&sched.lock);
-    globrunqputbatch_locked(head, n);
+    globrunqputbatch_locked(batch, n);
     gort__unlock(&sched.lock);
 }
 
@@ -142,24 +142,46 @@ static inline void runq_globputbatch(struct g *head, int32_t n)
 /* Global run queue (sched.lock)                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Appends a chain of n Gs (linked through schedlink) as one batch. */
-static void globrunqputbatch_locked(struct g *head, int32_t n)
+/* Makes room for n Gs in the global ring: called with n = the number of
+ * Gs that will exist (gort__allgadd), so that a put never finds it full.
+ * false, with nothing changed, when the ring cannot grow. */
+bool gort__globrunq_reserve_locked(uint64_t n)
 {
-    head->batchn = n;
-    head->batchnext = NULL;
-    if (sched.runq.tail)
-        sched.runq.tail->batchnext = head;
-    else
-        sched.runq.head = head;
-    sched.runq.tail = head;
-    sched.runq.size += n;
-    atomic_store(&sched.runqsize, sched.runq.size);
+    gqueue *q = &sched.runq;
+    if (n <= q->cap)
+        return true;
+    uint64_t ncap = q->cap ? q->cap : 1024;
+    while (ncap < n)
+        ncap *= 2;
+    struct g **nv = malloc(ncap * sizeof *nv);
+    if (!nv)
+        return false;
+    for (uint64_t i = 0; i < (uint64_t)q->size; i++)
+        nv[i] = q->v[(q->head + i) & (q->cap - 1)];
+    free(q->v);
+    q->v = nv;
+    q->cap = ncap;
+    q->head = 0;
+    q->tail = (uint64_t)q->size;
+    return true;
+}
+
+/* Appends n Gs, in order. */
+static void globrunqputbatch_locked(struct g *const *batch, int32_t n)
+{
+    gqueue *q = &sched.runq;
+    if (unlikely((uint64_t)q->size + (uint64_t)n > q->cap))
+        gort__throw("global run queue overflow");
+    for (int32_t i = 0; i < n; i++)
+        q->v[(q->tail + (uint64_t)i) & (q->cap - 1)] = batch[i];
+    q->tail += (uint64_t)n;
+    q->size += n;
+    atomic_store(&sched.runqsize, q->size);
 }
 
 static void globrunqput_locked(struct g *gp)
 {
-    gp->schedlink = NULL;
-    globrunqputbatch_locked(gp, 1);
+    globrunqputbatch_locked(&gp, 1);
 }
 
 void gort__globrunqput(struct g *gp)
@@ -169,70 +191,72 @@ void gort__globrunqput(struct g *gp)
     gort__unlock(&sched.lock);
 }
 
-/* Takes Gs from the global queue: one when max == 1 (the fairness
- * check), else the first batch.  Returns the first G; the rest of the
- * chain, if any, is left in *rest for runqputbatch (after unlocking). */
-static struct g *globrunqget_locked(int64_t max, struct g **rest)
+/* The G at the front of the global queue, or NULL. */
+static inline struct g *globrunqpeek_locked(void)
 {
-    struct g *b = sched.runq.head;
-    *rest = NULL;
-    if (!b)
-        return NULL;
-    if (max == 1 && b->batchn > 1) {
-        /* Split: the second G heads the rest of the batch. */
-        struct g *nb = b->schedlink;
-        nb->batchn = b->batchn - 1;
-        nb->batchnext = b->batchnext;
-        sched.runq.head = nb;
-        if (sched.runq.tail == b)
-            sched.runq.tail = nb;
-        sched.runq.size--;
-    } else {
-        sched.runq.head = b->batchnext;
-        if (!sched.runq.head)
-            sched.runq.tail = NULL;
-        sched.runq.size -= b->batchn;
-        *rest = b->schedlink;
-    }
-    atomic_store(&sched.runqsize, sched.runq.size);
-    b->schedlink = NULL;
-    b->batchnext = NULL;
-    return b;
+    gqueue *q = &sched.runq;
+    return q->size ? q->v[q->head & (q->cap - 1)] : NULL;
 }
 
-/* Puts a chain of Gs into pp's ring, publishing the tail once; what does
- * not fit goes back to the global queue. */
-static void runqputbatch(struct p *pp, struct g *chain)
+/* Takes Gs from the global queue, Go's share: one when max == 1 (the
+ * fairness check), else size/gomaxprocs + 1, at most RUNQ_SIZE/2.
+ * Returns the first G; the others are copied to rest (room for
+ * RUNQ_SIZE/2), *nrest of them, for runqputbatch (after unlocking). */
+static struct g *globrunqget_locked(int64_t max, struct g **rest,
+                                    uint32_t *nrest)
 {
-    if (!chain)
+    gqueue *q = &sched.runq;
+    *nrest = 0;
+    if (q->size == 0)
+        return NULL;
+    int32_t procs = atomic_load_explicit(&sched.gomaxprocs,
+                                         memory_order_relaxed);
+    int64_t n = q->size / (procs > 0 ? procs : 1) + 1;
+    if (n > q->size)
+        n = q->size;
+    if (max > 0 && n > max)
+        n = max;
+    if (n > RUNQ_SIZE / 2)
+        n = RUNQ_SIZE / 2;
+    struct g *gp = q->v[q->head & (q->cap - 1)];
+    for (int64_t i = 1; i < n; i++)
+        rest[i - 1] = q->v[(q->head + (uint64_t)i) & (q->cap - 1)];
+    q->head += (uint64_t)n;
+    q->size -= n;
+    *nrest = (uint32_t)(n - 1);
+    atomic_store(&sched.runqsize, q->size);
+    return gp;
+}
+
+/* Puts n Gs into pp's ring, publishing the tail once; what does not fit
+ * goes back to the global queue. */
+static void runqputbatch(struct p *pp, struct g *const *batch, uint32_t n)
+{
+    if (n == 0)
         return;
     uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
     uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-    while (chain && t - h < RUNQ_SIZE) {
-        struct g *next = chain->schedlink;
-        atomic_store_explicit(&pp->runq[t % RUNQ_SIZE], chain, memory_order_relaxed);
-        t++;
-        chain = next;
-    }
+    uint32_t i = 0;
+    for (; i < n && t - h < RUNQ_SIZE; i++, t++)
+        atomic_store_explicit(&pp->runq[t % RUNQ_SIZE], batch[i],
+                              memory_order_relaxed);
     atomic_store_explicit(&pp->runqtail, t, memory_order_release);
-    if (chain) {
-        int32_t n = 0;
-        for (struct g *g1 = chain; g1; g1 = g1->schedlink)
-            n++;
+    if (i < n) {
         gort__lock(&sched.lock);
-        globrunqputbatch_locked(chain, n);
+        globrunqputbatch_locked(batch + i, (int32_t)(n - i));
         gort__unlock(&sched.lock);
     }
 }
 
 static struct g *globrunqget(int64_t max)
 {
-    struct g *gp, *rest;
+    struct g *gp, *rest[RUNQ_SIZE / 2];
+    uint32_t nrest;
     struct m *mp = gort__getm();
     gort__lock(&sched.lock);
-    gp = globrunqget_locked(max, &rest);
+    gp = globrunqget_locked(max, rest, &nrest);
     gort__unlock(&sched.lock);
-    runqputbatch(mp->p, rest);
+    runqputbatch(mp->p, rest, nrest);
     return gp;
 }
 
@@ -245,17 +269,31 @@ void gort__injectglist(struct g *list, int n)
 {
     if (!list)
         return;
-    for (struct g *g1 = list; g1; g1 = g1->schedlink)
-        atomic_store_explicit(&g1->status, _Grunnable, memory_order_release);
     struct m *mp = gort__getm();
-    if (mp && mp->p) {
-        runqputbatch(mp->p, list);
+    struct p *pp = mp ? mp->p : NULL;
+    struct g *batch[RUNQ_SIZE / 2];
+    while (list) {
+        uint32_t k = 0;
+        for (; list && k < RUNQ_SIZE / 2; k++) {
+            struct g *next = list->schedlink;
+            list->schedlink = NULL;
+            atomic_store_explicit(&list->status, _Grunnable,
+                                  memory_order_release);
+            batch[k] = list;
+            list = next;
+        }
+        if (pp) {
+            runqputbatch(pp, batch, k);
+        } else {
+            gort__lock(&sched.lock);
+            globrunqputbatch_locked(batch, (int32_t)k);
+            gort__unlock(&sched.lock);
+        }
+    }
+    if (pp) {
         gort__wakep();
         return;
     }
-    gort__lock(&sched.lock);
-    globrunqputbatch_locked(list, n);
-    gort__unlock(&sched.lock);
     for (int i = 0; i < n && atomic_load(&sched.npidle) > 0; i++)
         startm(NULL, false);
 }
@@ -936,10 +974,11 @@ top:
     /* Nothing: give up the P. */
     gort__lock(&sched.lock);
     if (sched.runq.size != 0) {
-        struct g *rest;
-        gp = globrunqget_locked(0, &rest);
+        struct g *rest[RUNQ_SIZE / 2];
+        uint32_t nrest;
+        gp = globrunqget_locked(0, rest, &nrest);
         gort__unlock(&sched.lock);
-        runqputbatch(pp, rest);
+        runqputbatch(pp, rest, nrest);
         return gp;
     }
     releasep(mp);
@@ -1378,14 +1417,14 @@ static void stoplockedm(struct m *mp)
     }
     gort__lock(&sched.lock);
     struct g *gp = mp->lockedg;
-    if (sched.runq.size == 1 && sched.runq.head == gp && sched.pidle) {
+    if (sched.runq.size == 1 && globrunqpeek_locked() == gp && sched.pidle) {
         /* Our goroutine is the only work there is and a P is idle: the
          * M that handoffp started would only hand that P to us (or none
          * could be made: thread creation failing left the P idle, and
          * sleeping here would be a false "all goroutines are asleep").
          * Take both.  Under sched.lock, as any M dequeuing it would. */
-        struct g *rest;
-        globrunqget_locked(1, &rest);
+        uint32_t nrest;
+        globrunqget_locked(1, NULL, &nrest);
         struct p *pp = pidleget();
         gort__unlock(&sched.lock);
         acquirep(mp, pp);

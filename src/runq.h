@@ -15,9 +15,10 @@
  *   struct g (fields sp, schedlink, status) and struct p (runqhead,
  *     runqtail, runq[RUNQ_SIZE], runnext, status), RUNQ_SIZE, _Prunning,
  *     _Gwaiting and _Grunnable;
- *   gort__throw(msg) (does not return) and gort__usleep(us);
- *   runq_globputbatch(head, n): appends a schedlink chain of n Gs to the
- *     global run queue as one batch (takes sched.lock);
+ *   gort__throw(msg) (does not return), gort__usleep(us) and
+ *     gort__prefetch_parked_stack(sp) (a cache hint);
+ *   runq_globputbatch(batch, n): appends the n Gs of the array batch to
+ *     the global run queue, in order (takes sched.lock);
  *   optionally RQ_LOAD/RQ_STORE/RQ_CAS/RQ_CASW; by default they are the
  *     C11 explicit atomics, so proc.c's code is unchanged.
  *
@@ -109,10 +110,7 @@ static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t)
             &pp->runqhead, &h, h + n, memory_order_release, memory_order_relaxed))
         return false;
     batch[n] = gp;
-    for (uint32_t i = 0; i < n; i++)
-        batch[i]->schedlink = batch[i + 1];
-    gp->schedlink = NULL;
-    runq_globputbatch(batch[0], (int32_t)n + 1);
+    runq_globputbatch(batch, (int32_t)n + 1);
     return true;
 }
 
@@ -146,9 +144,8 @@ struct g *gort__runqget(struct p *pp, bool *inherit)
             if (t - h > 1) {
                 struct g *g1 = RQ_LOAD(
                     &pp->runq[(h + 1) % RUNQ_SIZE], memory_order_relaxed);
-                void *sp1 = __atomic_load_n(&g1->sp, __ATOMIC_RELAXED);
-                if (sp1)
-                    __builtin_prefetch(sp1);
+                gort__prefetch_parked_stack(
+                    __atomic_load_n(&g1->sp, __ATOMIC_RELAXED));
                 if (t - h > 2)
                     __builtin_prefetch(RQ_LOAD(
                         &pp->runq[(h + 2) % RUNQ_SIZE], memory_order_relaxed));

@@ -62,6 +62,22 @@
 #define GORT__RELAXED_STORE(lv, v) __atomic_store_n(&(lv), (v), __ATOMIC_RELAXED)
 #define GORT__RELAXED_LOAD(lv) __atomic_load_n(&(lv), __ATOMIC_RELAXED)
 
+/* Starts fetching the top of a parked goroutine's stack, the lines it
+ * touches first when it resumes: the registers switch.S saved and the
+ * runtime frames it returns through (a sleeper parked in gort_sleep uses
+ * ~200 bytes, four lines; each is a cache miss with many goroutines, and
+ * the page's first touch a TLB miss).  A hint: a stale sp only wastes a
+ * fetch, and prefetches do not fault. */
+#define GORT__PARKED_STACK_LINES 4
+static inline void gort__prefetch_parked_stack(const void *sp)
+{
+    /* No test for NULL (a prefetch of page 0 is dropped harmlessly): with
+     * one, GCC 12 deletes these prefetches outright. */
+    const char *p = (const char *)((uintptr_t)sp & ~(uintptr_t)63);
+    for (int i = 0; i < GORT__PARKED_STACK_LINES; i++)
+        __builtin_prefetch(p + 64 * i);
+}
+
 /* Internal non-static names are gort__*; visibility is hidden by the
  * build (-fvisibility=hidden), this makes it explicit. */
 #define GORT_INTERNAL __attribute__((visibility("hidden")))
@@ -137,6 +153,7 @@ GORT_INTERNAL extern _Atomic int gort__stack_wanted;
 GORT_INTERNAL int gort__stack_alloc_sized(size_t size, gort__stack *out);
 GORT_INTERNAL void gort__stack_free(struct p *pp, gort__stack *s);
 GORT_INTERNAL void gort__stack_flush_cache(struct p *pp);
+GORT_INTERNAL bool gort__stack_return_pages(int64_t now, bool all);
 GORT_INTERNAL void gort__stack_init(void);
 GORT_INTERNAL bool gort__stack_canary_ok(const gort__stack *s);
 /* For tests/diagnostics: the guard mode in use ("madvise", "mprotect",
@@ -314,8 +331,6 @@ typedef struct g {
     int64_t goid;
     uint32_t lockedcount;       /* nesting of gort_lock_os_thread */
     bool rescued;               /* in a syscall sysmon rescued */
-    struct g *batchnext;        /* global queue: next batch (on batch heads) */
-    int32_t batchn;             /* global queue: Gs in the batch it heads */
     void (*fn)(void *);
     void *arg;
     int64_t waitsince;          /* when it parked or entered a system call,
@@ -493,13 +508,18 @@ typedef struct p {
     _Atomic uint64_t ntimerfired;
 } p_t;
 
-/* The global run queue: a FIFO of batches.  A batch is a chain of Gs
- * linked through schedlink; its head G carries batchn and batchnext.  A
- * full local queue moves 129 Gs in one batch, and a P with nothing to do
- * takes a whole batch, so neither walks a list under sched.lock. */
+/* The global run queue: a ring of G pointers (sched.lock).  Moving Gs in
+ * and out copies pointers and touches no G: a chain through the Gs made
+ * the P taking a batch miss the cache once per G, one miss after the
+ * other (a tenth of skynet's time).  The ring never fills: its capacity
+ * is kept at least the number of Gs that exist (gort__allgadd grows it
+ * with allgs, where a failure makes gort_go fail), and a G is in at most
+ * one queue. */
 typedef struct gqueue {
-    struct g *head, *tail;      /* first and last batch heads */
-    int64_t size;               /* Gs in all batches */
+    struct g **v;               /* cap slots, cap a power of two */
+    uint64_t head, tail;        /* free-running; slot = counter & (cap-1) */
+    uint64_t cap;
+    int64_t size;               /* tail - head */
 } gqueue;
 
 typedef struct schedt {
@@ -673,6 +693,7 @@ GORT_INTERNAL uint32_t gort__runqsteal(struct p *pp, struct p *victim,
                                        bool stealrunnext, struct g **out);
 GORT_INTERNAL bool gort__runqempty(struct p *pp);
 GORT_INTERNAL void gort__globrunqput(struct g *gp);
+GORT_INTERNAL bool gort__globrunq_reserve_locked(uint64_t n);
 GORT_INTERNAL void gort__wakep(void);
 GORT_INTERNAL bool gort__allgadd(struct g *gp);
 GORT_INTERNAL uint32_t gort__fastrand(void);

@@ -12,7 +12,9 @@
  * goroutine churn), then through a global pool under pool.lock.  Pages go
  * back to the kernel a slab at a time: when every stack of a slab sits in
  * the global pool and some of them were used, one MADV_DONTNEED covers the
- * whole slab.  (One call per stack cost more than the stacks themselves:
+ * whole slab -- issued by sysmon once the slab has stayed free for 100-200
+ * ms (at once when every P is idle), not by the goroutine that freed the
+ * last stack.  (One call per stack cost more than the stacks themselves:
  * each call is a TLB shoot-down across the process's threads, and a VM
  * exit on virtual machines.)  After a burst, memory returns to its plateau
  * as the burst's slabs empty (a pool of up to POOL_KEEP_RESIDENT free stacks
@@ -59,6 +61,7 @@
 #endif
 
 #define SLAB_STACKS 32
+#define ARENA_SLABS_MAX 64
 /* Free stacks the pool keeps resident before it gives pages back: churn
  * below this (goroutines coming and going) must not pay a page fault per
  * goroutine, which on a VM costs more than the goroutine. */
@@ -78,7 +81,19 @@ struct gort__slab {
     uintptr_t base;
     uint32_t inpool;        /* its stacks now in the global pool */
     uint32_t dirty;         /* bit i: stack i was used since last released */
+    bool relqueued;         /* on relq_young or relq_old */
+    struct gort__slab *relnext;
 };
+
+/* Slabs that filled up in the pool with used pages (pool.lock), waiting
+ * for sysmon to give the pages back (gort__stack_return_pages): young ones
+ * became free since the last rotation, old ones at least RELEASE_AGE_NS
+ * ago.  A slab reused meanwhile is dropped when its turn comes. */
+static struct gort__slab *relq_young, *relq_old;
+static int64_t relq_rotated;
+static _Atomic int relq_pending;    /* slabs on either list (a hint) */
+#define RELEASE_AGE_NS (100 * GORT_MS)
+#define RELEASE_BATCH 8     /* slabs per hold of pool.lock */
 
 static struct {
     gort__mutex lock;
@@ -203,23 +218,66 @@ static gort__stack pool_pop_locked(void)
     return s;
 }
 
+/* Address space for slabs, mapped ahead (pool.lock): the next slab is cut
+ * from [arena, arena + arena_left). */
+static uintptr_t arena;
+static size_t arena_left;
+static unsigned arena_slabs;    /* slabs in the last arena mapped */
+
+/* The address of a new slab's slots.  pool.lock held.  Slabs come from
+ * arenas of 1, 2, 4, ... ARENA_SLABS_MAX slabs (a program with a few
+ * goroutines maps one slab, one with 100,000 maps a few arenas): each
+ * mmap takes the mmap lock for writing and, as the new mapping merges
+ * with the last, write-locks the VMA where other threads are faulting in
+ * their new stacks; one per slab made skynet's threads queue on it.  When
+ * an arena cannot be mapped (RLIMIT_AS), one slab is tried alone. */
+static uintptr_t slab_space_locked(size_t len)
+{
+    if (arena_left < len) {
+        unsigned want = arena_slabs ? arena_slabs * 2 : 1;
+        if (want > ARENA_SLABS_MAX)
+            want = ARENA_SLABS_MAX;
+        void *base = MAP_FAILED;
+        while (base == MAP_FAILED) {
+            base = mmap(NULL, len * want, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (base == MAP_FAILED) {
+                if (want == 1)
+                    return 0;
+                want = 1;
+            }
+        }
+        /* The tail of the old arena (less than a slab) is left unused. */
+        arena = (uintptr_t)base;
+        arena_left = len * want;
+        arena_slabs = want;
+    }
+    uintptr_t b = arena;
+    arena += len;
+    arena_left -= len;
+    return b;
+}
+
 /* Maps a slab of default stacks into the global pool.  pool.lock held. */
 static int grow_locked(void)
 {
     size_t len = slotsz * SLAB_STACKS;
-    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED)
-        return -1;
     struct gort__slab *sl = malloc(sizeof *sl);
     if (!sl || pool_reserve_locked(SLAB_STACKS) != 0) {
         free(sl);
-        munmap(base, len);
         return -1;
     }
+    uintptr_t b = slab_space_locked(len);
+    if (b == 0) {
+        free(sl);
+        return -1;
+    }
+    void *base = (void *)b;
     sl->base = (uintptr_t)base;
     sl->inpool = SLAB_STACKS;
     sl->dirty = 0;
+    sl->relqueued = false;
+    sl->relnext = NULL;
     /* Push in reverse so that the lowest addresses are handed out first. */
     for (int i = SLAB_STACKS - 1; i >= 0; i--) {
         uintptr_t slot = (uintptr_t)base + (size_t)i * slotsz;
@@ -312,16 +370,52 @@ static void spill(struct p *pp, int keep)
         gort__stack s = pp->stkcache[--pp->nstkcache];
         struct gort__slab *sl = s.slab;
         sl->dirty |= 1u << ((s.lo - pagesz - sl->base) / slotsz);
-        if (++sl->inpool == SLAB_STACKS && sl->dirty &&
+        if (++sl->inpool == SLAB_STACKS && sl->dirty && !sl->relqueued &&
+            pool.n >= POOL_KEEP_RESIDENT) {
+            sl->relqueued = true;
+            sl->relnext = relq_young;
+            relq_young = sl;
+            atomic_fetch_add_explicit(&relq_pending, 1, memory_order_relaxed);
+        }
+        pool.v[pool.n++] = s;
+    }
+    gort__unlock(&pool.lock);
+}
+
+/* Gives back the pages of slabs that have sat wholly free in the pool for
+ * a while (all of them, when all is set: the program is idle).  Called
+ * by sysmon, off the goroutines' path: a release is an MADV_DONTNEED, a
+ * TLB shoot-down across the process's threads, and releasing a slab the
+ * moment it empties made a burst of goroutines (skynet) fault the same
+ * pages in again moments later.  Returns true when slabs are left
+ * waiting (call again soon). */
+bool gort__stack_return_pages(int64_t now, bool all)
+{
+    if (atomic_load_explicit(&relq_pending, memory_order_relaxed) == 0)
+        return false;
+    gort__lock(&pool.lock);
+    if (relq_old == NULL && relq_young &&
+        (all || now - relq_rotated >= RELEASE_AGE_NS)) {
+        relq_old = relq_young;
+        relq_young = NULL;
+        relq_rotated = now;
+    }
+    for (int n = 0; relq_old && n < RELEASE_BATCH; n++) {
+        struct gort__slab *sl = relq_old;
+        relq_old = sl->relnext;
+        sl->relqueued = false;
+        atomic_fetch_sub_explicit(&relq_pending, 1, memory_order_relaxed);
+        if (sl->inpool == SLAB_STACKS && sl->dirty &&
             pool.n >= POOL_KEEP_RESIDENT) {
             int saved = errno;
             madvise((void *)sl->base, slotsz * SLAB_STACKS, MADV_DONTNEED);
             errno = saved;
             sl->dirty = 0;
         }
-        pool.v[pool.n++] = s;
     }
+    bool more = relq_old != NULL || (all && relq_young != NULL);
     gort__unlock(&pool.lock);
+    return more;
 }
 
 void gort__stack_free(struct p *pp, gort__stack *s)

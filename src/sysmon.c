@@ -217,6 +217,9 @@ static void *sysmon(void *unused)
         if (all_idle() && gort__debug.schedtrace <= 0) {
             /* Deep sleep until work returns (startm wakes us) or the next
              * timer is due. */
+            /* Idle: the stack pages waiting to go back go now. */
+            while (gort__stack_return_pages(now, true)) {
+            }
             atomic_store(&sched.sysmonwait, 1);
             atomic_thread_fence(memory_order_seq_cst);
             if (gort__debug.schedtrace > 0 &&
@@ -236,6 +239,8 @@ static void *sysmon(void *unused)
             continue;
         }
         unstrand(now, &stranded);
+        if (gort__stack_return_pages(now, false))
+            idle = 0;   /* more to give back: come again soon */
         /* Nobody polled the network for 10 ms (every P busy): look. */
         if (atomic_load_explicit(&gort__np_waiting, memory_order_relaxed) > 0) {
             uint64_t polls = atomic_load_explicit(&gort__np_polls,

@@ -164,6 +164,7 @@ static bool fifo_push(struct p *pp, gort__rtimer *t)
         pp->ftail = n;
     }
     tw *e = FSLOT(pp, pp->ftail);
+    __builtin_prefetch(FSLOT(pp, pp->ftail + 8), 1);
     e->when = t->when;
     e->t = t;
     t->infifo = true;
@@ -371,10 +372,21 @@ int64_t gort__checktimers(struct p *pp, int64_t now, int *ran)
              * before it, which its goready and its switch touch. */
             if (top_when(pp))
                 __builtin_prefetch(top_timer(pp));
-            if (pp->ftail - pp->fhead > PREFETCH_AHEAD) {
+            uint32_t queued = pp->ftail - pp->fhead;
+            if (queued > PREFETCH_AHEAD) {
                 gort__rtimer *ft = FSLOT(pp, pp->fhead + PREFETCH_AHEAD)->t;
                 if (ft)
                     prefetch_timer_owner(ft);
+            }
+            /* Halfway there its G is in cache: fetch the top of the
+             * sleeper's stack too, so that a timer fired alone (sleepers
+             * due a few at a time) finds its goroutine's stack warm. */
+            if (queued > PREFETCH_AHEAD / 2) {
+                gort__rtimer *ft =
+                    FSLOT(pp, pp->fhead + PREFETCH_AHEAD / 2)->t;
+                if (ft && ft->f == goroutine_ready)
+                    gort__prefetch_parked_stack(GORT__RELAXED_LOAD(
+                        ((struct g *)ft->arg)->sp));
             }
         }
         publish0(pp);
@@ -391,12 +403,8 @@ int64_t gort__checktimers(struct p *pp, int64_t now, int *ran)
             /* A sleeper readied now runs soon: start fetching the top of
              * its stack (its G is in cache by now). */
             if (i + 2 < n && run[i + 2].f == goroutine_ready) {
-                void *sp = __atomic_load_n(&((struct g *)run[i + 2].arg)->sp,
-                                           __ATOMIC_RELAXED);
-                if (sp) {
-                    __builtin_prefetch(sp);
-                    __builtin_prefetch((char *)sp + 64);
-                }
+                gort__prefetch_parked_stack(__atomic_load_n(
+                    &((struct g *)run[i + 2].arg)->sp, __ATOMIC_RELAXED));
             }
             run[i].f(run[i].arg, run[i].seq, run[i].due);
             atomic_fetch_sub_explicit(&run[i].t->running, 1, memory_order_release);

@@ -2030,6 +2030,18 @@ static void em_fill(void)
     }
 }
 
+/* Fills the table so that it stays full for the next millisecond.  sysmon
+ * opens /proc/self/task/TID/syscall for a moment when a goroutine has run
+ * 1 ms without switching (docs/preemption.md, the rescue probe): if that
+ * happens during em_fill, its slot comes free just after.  So fill, switch
+ * (the probe's clock restarts), and take whatever came free. */
+static void em_fill_settled(void)
+{
+    em_fill();
+    gort_sleep(GORT_MS);
+    em_fill();
+}
+
 /* The pipes the process holds (fd < 1024), as a bitmap. */
 static void pipes_held(uint8_t map[128])
 {
@@ -2088,7 +2100,7 @@ static void accept_emfile_main(void *arg)
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
     em_fillers = calloc(256, sizeof *em_fillers);
     ASSERT(em_fillers != NULL);
-    em_fill();
+    em_fill_settled();
     printf("table full after %d more descriptors\n", em_nfill);
 
     /* The queued one: EMFILE, at once, and it stays queued. */
@@ -2110,7 +2122,7 @@ static void accept_emfile_main(void *arg)
      * gort returns it only with a connection queued).  A connection
      * comes: the acceptor wakes to EMFILE, and retries as servers do (Go's
      * http.Server sleeps and retries). */
-    em_fill();
+    em_fill_settled();
     io_op op;
     op_start(&op, OP_ACCEPT, l, NULL, 0, 30 * GORT_MS);
     op_still_blocked(&op, 100 * GORT_MS,

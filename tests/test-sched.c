@@ -1805,3 +1805,93 @@ TEST_IMPL(mmap_exhaustion)
     expect_child(mx_child, NULL, 0, "mmap-exhaustion-ok", NULL, 50);
     return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Stack pages go back to the kernel after a burst                          */
+/* ------------------------------------------------------------------------ */
+
+/* 4000 goroutines each dirty 64 KiB of stack and wait; then all end.  The
+ * pages of the emptied slabs must go back (sysmon gives them back once a
+ * slab has sat free a while; at once when every P is idle), down to the
+ * pool's resident reserve of ~1024 stacks.  burst_busy keeps one goroutine
+ * running meanwhile, so only the aged path can do it. */
+#define BURST_N 4000
+#define BURST_TOUCH (64 * 1024)
+static gort_waitgroup burst_started, burst_done;
+static gort_chan *burst_gate;
+static _Atomic bool burst_stop;
+
+static long rss_kib(void)
+{
+    long size = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    ASSERT(f != NULL);
+    ASSERT_EQ(fscanf(f, "%ld %ld", &size, &res), 2);
+    fclose(f);
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void burst_fn(void *arg)
+{
+    (void)arg;
+    volatile char buf[BURST_TOUCH];
+    for (size_t i = 0; i < sizeof buf; i += 512)
+        buf[i] = (char)i;
+    gort_waitgroup_done(&burst_started);
+    char c;
+    gort_chan_recv(burst_gate, &c);
+    ASSERT_EQ(buf[512], (char)512);
+    gort_waitgroup_done(&burst_done);
+}
+
+static void burst_spin(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&burst_stop))
+        gort_yield();
+}
+
+static void burst_main(void *arg)
+{
+    bool busy = arg != NULL;
+    burst_gate = gort_chan_make(1, 0);
+    ASSERT(burst_gate != NULL);
+    if (busy)
+        ASSERT_GT(gort_go(burst_spin, NULL), 0);
+    long before = rss_kib();
+    gort_waitgroup_add(&burst_started, BURST_N);
+    gort_waitgroup_add(&burst_done, BURST_N);
+    for (int i = 0; i < BURST_N; i++)
+        ASSERT_GT(gort_go(burst_fn, NULL), 0);
+    gort_waitgroup_wait(&burst_started);
+    long peak = rss_kib();
+    printf("RSS before %ld KiB, with %d goroutines %ld KiB\n", before,
+           BURST_N, peak);
+    ASSERT_GE(peak - before, (long)BURST_N * (BURST_TOUCH / 1024) * 3 / 4);
+    gort_chan_close(burst_gate);
+    gort_waitgroup_wait(&burst_done);
+    /* What may stay: the pool's reserve and the Ps' caches, each stack
+     * with its touched pages; at least half the burst must go back. */
+    long limit = before + (peak - before) / 2;
+    long now = rss_kib();
+    for (int i = 0; i < 500 && now > limit; i++) {
+        gort_sleep(10 * GORT_MS);
+        now = rss_kib();
+    }
+    printf("RSS after the burst ended %ld KiB (limit %ld)\n", now, limit);
+    ASSERT_LE(now, limit);
+    atomic_store(&burst_stop, true);
+    gort_chan_free(burst_gate);
+}
+
+TEST_IMPL(stack_pages_return_idle)
+{
+    start(2, burst_main, NULL);
+    return 0;
+}
+
+TEST_IMPL(stack_pages_return_busy)
+{
+    start(2, burst_main, (void *)1);
+    return 0;
+}

@@ -84,17 +84,17 @@ static mc_mutex glock;
 static struct g *gq_head, *gq_tail;
 static int gq_n;
 
-static void runq_globputbatch(struct g *head, int32_t n)
+static void runq_globputbatch(struct g **batch, int32_t n)
 {
     mc_lock(&glock);
-    if (gq_tail)
-        gq_tail->schedlink = head;
-    else
-        gq_head = head;
-    struct g *t = head;
-    for (int32_t i = 1; i < n; i++)
-        t = t->schedlink;
-    gq_tail = t;
+    for (int32_t i = 0; i < n; i++) {
+        batch[i]->schedlink = NULL;
+        if (gq_tail)
+            gq_tail->schedlink = batch[i];
+        else
+            gq_head = batch[i];
+        gq_tail = batch[i];
+    }
     gq_n += n;
     mc_unlock(&glock);
 }
@@ -111,6 +111,12 @@ static struct g *globget(void)
     }
     mc_unlock(&glock);
     return gp;
+}
+
+/* A cache hint in the runtime; nothing a schedule can observe. */
+static inline void gort__prefetch_parked_stack(const void *sp)
+{
+    (void)sp;
 }
 
 #define RQ_LOAD MC_LOAD
