@@ -73,9 +73,9 @@ static inline void gort__prefetch_parked_stack(const void *sp)
 {
     /* No test for NULL (a prefetch of page 0 is dropped harmlessly): with
      * one, GCC 12 deletes these prefetches outright. */
-    const char *p = (const char *)((uintptr_t)sp & ~(uintptr_t)63);
+    uintptr_t a = (uintptr_t)sp & ~(uintptr_t)63;   /* integers: no UB */
     for (int i = 0; i < GORT__PARKED_STACK_LINES; i++)
-        __builtin_prefetch(p + 64 * i);
+        __builtin_prefetch((const void *)(a + 64 * (uintptr_t)i));
 }
 
 /* Internal non-static names are gort__*; visibility is hidden by the

@@ -1895,3 +1895,136 @@ TEST_IMPL(stack_pages_return_busy)
     start(2, burst_main, (void *)1);
     return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* The FP control state is each goroutine's own                            */
+/* ------------------------------------------------------------------------ */
+
+/* One goroutine rounds upward (MXCSR and the x87 control word on x86_64,
+ * FPCR on aarch64), another keeps the default; they hand a token back and
+ * forth 2000 times and each checks its own state after every switch (the
+ * switch reloads a context's control words only when they differ). */
+#if defined(__x86_64__)
+typedef struct { uint32_t mxcsr; uint16_t fcw; } fpstate;
+static fpstate fp_get(void)
+{
+    fpstate s;
+    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(s.mxcsr), "=m"(s.fcw));
+    return s;
+}
+static void fp_set(fpstate s)
+{
+    __asm__ volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(s.mxcsr), "m"(s.fcw));
+}
+static fpstate fp_upward(fpstate s)
+{
+    s.mxcsr = (s.mxcsr & ~0x6000u) | 0x4000u;          /* RC = up */
+    s.fcw = (uint16_t)((s.fcw & ~0x0c00u) | 0x0800u);  /* RC = up */
+    return s;
+}
+static bool fp_eq(fpstate a, fpstate b)
+{
+    /* MXCSR's low six bits are sticky exception flags, not control. */
+    return (a.mxcsr & ~0x3fu) == (b.mxcsr & ~0x3fu) && a.fcw == b.fcw;
+}
+#elif defined(__aarch64__)
+typedef struct { uint64_t fpcr; } fpstate;
+static fpstate fp_get(void)
+{
+    fpstate s;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(s.fpcr));
+    return s;
+}
+static void fp_set(fpstate s)
+{
+    __asm__ volatile("msr fpcr, %0" : : "r"(s.fpcr));
+}
+static fpstate fp_upward(fpstate s)
+{
+    s.fpcr = (s.fpcr & ~(3ull << 22)) | (1ull << 22);  /* RMode = +inf */
+    return s;
+}
+static bool fp_eq(fpstate a, fpstate b)
+{
+    return a.fpcr == b.fpcr;
+}
+#endif
+
+#define FP_ROUNDS 2000
+static gort_chan *fp_to_up, *fp_to_def;
+static _Atomic int fp_bad_up, fp_bad_def, fp_bad_child;
+static gort_waitgroup fp_wg;
+
+static void fp_child(void *arg)
+{
+    fpstate def = *(fpstate *)arg;
+    if (!fp_eq(fp_get(), def))
+        atomic_fetch_add(&fp_bad_child, 1);     /* a new goroutine: default */
+    gort_waitgroup_done(&fp_wg);
+}
+
+static void fp_up(void *arg)
+{
+    fpstate def = *(fpstate *)arg;
+    fpstate up = fp_upward(def);
+    fp_set(up);
+    ASSERT(fp_eq(fp_get(), up));
+    gort_waitgroup_add(&fp_wg, 1);
+    ASSERT_GT(gort_go(fp_child, arg), 0);
+    int tok = 0;
+    for (int i = 0; i < FP_ROUNDS; i++) {
+        gort_chan_send(fp_to_def, &tok);
+        gort_chan_recv(fp_to_up, &tok);
+        if (!fp_eq(fp_get(), up))
+            atomic_fetch_add(&fp_bad_up, 1);
+        if (i % 64 == 0)
+            gort_yield();
+    }
+    gort_chan_close(fp_to_def);
+    fp_set(def);
+    gort_waitgroup_done(&fp_wg);
+}
+
+static void fp_def(void *arg)
+{
+    fpstate def = *(fpstate *)arg;
+    int tok;
+    while (gort_chan_recv(fp_to_def, &tok)) {
+        if (!fp_eq(fp_get(), def))
+            atomic_fetch_add(&fp_bad_def, 1);
+        gort_chan_send(fp_to_up, &tok);
+    }
+    gort_waitgroup_done(&fp_wg);
+}
+
+static void fp_main(void *arg)
+{
+    (void)arg;
+    static fpstate def;
+    def = fp_get();
+    fp_to_up = gort_chan_make(sizeof(int), 0);
+    fp_to_def = gort_chan_make(sizeof(int), 0);
+    ASSERT(fp_to_up != NULL && fp_to_def != NULL);
+    gort_waitgroup_add(&fp_wg, 2);
+    ASSERT_GT(gort_go(fp_def, &def), 0);
+    ASSERT_GT(gort_go(fp_up, &def), 0);
+    gort_waitgroup_wait(&fp_wg);
+    ASSERT_EQ(fp_bad_up, 0);
+    ASSERT_EQ(fp_bad_def, 0);
+    ASSERT_EQ(fp_bad_child, 0);
+    ASSERT(fp_eq(fp_get(), def));
+    gort_chan_free(fp_to_up);
+    gort_chan_free(fp_to_def);
+}
+
+TEST_IMPL(switch_fp_control_1p)
+{
+    start(1, fp_main, NULL);
+    return 0;
+}
+
+TEST_IMPL(switch_fp_control_2p)
+{
+    start(2, fp_main, NULL);
+    return 0;
+}
