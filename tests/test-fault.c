@@ -67,7 +67,7 @@
 /* ------------------------------------------------------------------------ */
 
 /* F_ALLOC: every allocation; F_ALIGNED, F_STRDUP: only aligned_alloc (G
- * slabs, channels) or strdup (names), so that a test of one call does not
+ * slabs, Ps) or strdup (names), so that a test of one call does not
  * also take away the memory of the Ms the runtime may start meanwhile. */
 enum { F_ALLOC, F_MMAP, F_THREAD, F_ALIGNED, F_STRDUP, F_NKINDS };
 
@@ -376,10 +376,10 @@ TEST_IMPL(fault_go_nomem_name)
 static void chan_nomem_main(void *arg)
 {
     (void)arg;
-    fault_arm(F_ALIGNED, 1, true);
+    fault_arm(F_ALLOC, 1, true);
     ASSERT_NOTHING_KEPT(gort_chan_make(8, 16) == NULL && errno == ENOMEM);
     ASSERT_NOTHING_KEPT(gort_chan_make(0, 0) == NULL && errno == ENOMEM);
-    fault_disarm(F_ALIGNED);
+    fault_disarm(F_ALLOC);
     fault_report();
     gort_chan *c = gort_chan_make(8, 16);
     ASSERT(c != NULL);
