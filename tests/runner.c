@@ -136,8 +136,9 @@ static void on_interrupt(int sig)
 /* Forks a child with stdin from /dev/null and stdout+stderr into a pipe,
  * and calls body(a, b) in it.  The child exits with body's return value.
  * The parent reads the pipe into sink(ctx, buf, n) until the child exits or
- * timeout_s passes; on timeout it kills the child with SIGKILL and sets
- * *timed_out.  With new_group the child leads its own process group and
+ * timeout_s passes; on timeout it sends SIGQUIT (a gort program prints
+ * its goroutines), then after 2 s SIGKILL, reports the child as killed
+ * by SIGKILL whatever it did, and sets *timed_out.  With new_group the child leads its own process group and
  * the whole group is killed (a test's own children included); without, it
  * stays in the caller's group, so that the runner's group kill reaches it.
  * Returns the wait status, or -1 if the child could not be started. */
@@ -194,10 +195,20 @@ static int run_forked(int (*body)(void *, void *), void *a, void *b,
     bool reaped = false, eof = false;
     char buf[4096];
 
+    bool quit_sent = false;
     while (!reaped) {
         double left = deadline - now_s();
-        if (left <= 0) {
+        if (left <= 0 && !quit_sent) {
+            /* Out of time: first SIGQUIT, on which a gort program prints
+             * every goroutine's stack (what it hung on), and 2 s to do
+             * it; then the kill.  Either way it counts as killed. */
             *timed_out = true;
+            quit_sent = true;
+            kill(pid, SIGQUIT);
+            deadline = now_s() + 2;
+            continue;
+        }
+        if (left <= 0) {
             if (new_group)
                 kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
@@ -225,6 +236,9 @@ static int run_forked(int (*body)(void *, void *), void *a, void *b,
         if (w == pid)
             reaped = true;
     }
+    if (*timed_out)
+        status = SIGKILL;   /* as waitpid reports a kill: a hung child
+                               that exited on SIGQUIT did not pass */
 
     /* The child is gone; take what is still in the pipe without waiting
      * for writers it may have left behind. */

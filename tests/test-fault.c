@@ -697,8 +697,15 @@ static void sweep1(struct sweeparg *a, const char *what, long total)
     if (e && atol(e) > 0)
         maxruns = atol(e);
     long step = total > maxruns ? (total + maxruns - 1) / maxruns : 1;
+    /* GORT_TEST_SWEEP_ONLY=N: that call alone (to chase one point). */
+    long first = 1;
+    const char *only = getenv("GORT_TEST_SWEEP_ONLY");
+    if (only && atol(only) > 0) {
+        first = atol(only);
+        total = first;
+    }
     int clean = 0, runfail = 0, fatal = 0, runs = 0;
-    for (long n = 1; n <= total; n += step) {
+    for (long n = first; n <= total; n += step) {
         a->nth = n;
         int st = test_run_child(sweep_child, a, out, sizeof out, 30);
         runs++;
