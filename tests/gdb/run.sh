@@ -21,10 +21,30 @@ checks=(-ex "info goroutines"
         -ex "goroutine 1 bt"
         -ex "kill")
 if [ -n "${GDB_QEMU:-}" ]; then
-    port=$((20000 + RANDOM % 20000))
-    $GDB_QEMU -g "$port" "$prog" >/dev/null 2>&1 &
-    qpid=$!
-    sleep 1
+    # qemu listens for gdb a moment after it starts (longer on a loaded
+    # machine: a fixed 1 s sleep once lost the race, "Connection timed
+    # out").  Wait until the port is in LISTEN in /proc/net/tcp (a probe
+    # connection would take qemu's one gdb connection); a port that was
+    # taken, or a qemu that died, gets another try on another port.
+    listening() {
+        local hex
+        hex=$(printf '%04X' "$1")
+        cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+            awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" {f=1} END {exit !f}'
+    }
+    for try in 1 2 3; do
+        port=$((20000 + RANDOM % 20000))
+        $GDB_QEMU -g "$port" "$prog" >/dev/null 2>&1 &
+        qpid=$!
+        for i in $(seq 100); do
+            listening "$port" && break
+            kill -0 "$qpid" 2>/dev/null || break
+            sleep 0.1
+        done
+        listening "$port" && break
+        kill "$qpid" 2>/dev/null
+        wait "$qpid" 2>/dev/null
+    done
     out=$(timeout 300 "${GDB:-gdb-multiarch}" -q -batch -nx "${safe[@]}" \
         -ex "set pagination off" -ex "set sysroot ${GDB_SYSROOT:-/}" \
         -ex "file $prog" -ex "target remote :$port" \
