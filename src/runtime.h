@@ -454,6 +454,10 @@ typedef struct p {
     _Atomic uint64_t nschedtick; /* 64-bit copy for gort_proc_stats */
     _Atomic uint64_t nsteal;
     int64_t goidcache, goidcacheend;
+    /* A G was readied into runnext without waking an idle P (proc.c,
+     * "lazy wake-up"): set and cleared by the owner, cleared by sysmon
+     * (CAS) when it makes the wake-up itself. */
+    _Atomic bool wakepending;
 
     /* Local run queue: Go's lock-free ring.  Only the owner writes tail and
      * slots; anyone may advance head with a CAS.  runnext: only the owner
@@ -493,6 +497,7 @@ typedef struct p {
     /* sysmon's view (sysmon.c only). */
     uint32_t timercheck;        /* direct switches since a timer look */
     uint32_t sm_schedtick, sm_syscalltick;
+    uint64_t sm_wakeswitch;     /* nswitch when a pending wake-up was seen */
     int64_t sm_schedwhen, sm_syscallwhen, sm_probewhen;
     int64_t sm_runwhen;         /* last probe found its thread running */
 
@@ -695,6 +700,8 @@ GORT_INTERNAL bool gort__runqempty(struct p *pp);
 GORT_INTERNAL void gort__globrunqput(struct g *gp);
 GORT_INTERNAL bool gort__globrunq_reserve_locked(uint64_t n);
 GORT_INTERNAL void gort__wakep(void);
+/* sysmon: makes the wake-up a lazy goready left pending on pp. */
+GORT_INTERNAL void gort__wakep_pending(struct p *pp);
 GORT_INTERNAL bool gort__allgadd(struct g *gp);
 GORT_INTERNAL uint32_t gort__fastrand(void);
 GORT_INTERNAL void gort__ensure_init(void);

@@ -21,6 +21,9 @@
  *       _Psyscall: retake the P (CAS to _Pidle, handoffp) once the call
  *         has lasted a round, unless it has no work and other Ps are idle
  *         or spinning and the call is younger than 10 ms;
+ *       _Prunning with a lazy wake-up pending (proc.c) and no goroutine
+ *         switch since the previous round: make the wake-up (wakep) for
+ *         the G its readier left in runnext while it went on running;
  *   - the preemption hint is lowered once no running goroutine is marked;
  *   - a safety net (unstrand): work in the global queue with a P idle and
  *     nobody spinning for 1 ms gets an M started.
@@ -98,6 +101,18 @@ static int retake(int64_t now, bool *running)
                 pp->sm_probewhen = now;
                 gort__rescue_probe(pp);
             }
+        }
+        if (st == _Prunning &&
+            atomic_load_explicit(&pp->wakepending, memory_order_relaxed)) {
+            /* A G readied without a wake-up, and its readier has not
+             * switched since the last round: wake an idle P for it. */
+            uint64_t sw = atomic_load_explicit(&pp->nswitch, memory_order_relaxed);
+            if (sw == pp->sm_wakeswitch && atomic_load(&sched.npidle) > 0 &&
+                atomic_load(&sched.nmspinning) == 0) {
+                gort__wakep_pending(pp);
+                n++;
+            }
+            pp->sm_wakeswitch = sw;
         }
         if (st == _Prunning) {
             *running = true;

@@ -610,6 +610,69 @@ TEST_IMPL(sched_spread)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Lazy wake-up: a goroutine readied by one that keeps running              */
+/* ------------------------------------------------------------------------ */
+
+/* The readier sends to a parked receiver (which lands in its P's runnext
+ * without an idle P being woken, proc.c "lazy wake-up") and then spins in
+ * a loop that calls nothing in gort, until the receiver has run.  The
+ * receiver must get the idle P, on another thread, while the readier
+ * still spins: sysmon makes the wake-up the readier skipped.  Async
+ * preemption is off, so the readier is never taken off its thread (with
+ * it on, a preemption after 10 ms would run the receiver on the
+ * readier's thread instead). */
+static gort_chan *lazy_ch;
+static _Atomic int lazy_parked, lazy_ran;
+static _Atomic pid_t lazy_tid;
+
+static void lazy_receiver(void *arg)
+{
+    (void)arg;
+    int v = 0;
+    atomic_store(&lazy_parked, 1);
+    ASSERT(gort_chan_recv(lazy_ch, &v));
+    ASSERT_EQ(v, 7);
+    atomic_store(&lazy_tid, gettid_());
+    atomic_store(&lazy_ran, 1);
+}
+
+static void lazy_main(void *arg)
+{
+    (void)arg;
+    lazy_ch = test_chan_make(sizeof(int), 0);
+    ASSERT_GT(gort_go(lazy_receiver, NULL), 0);
+    while (!atomic_load(&lazy_parked))
+        gort_sleep(GORT_MS);
+    gort_sleep(20 * GORT_MS);   /* well into its receive by now */
+    /* An M woken for our own wake-up from the sleep may still be looking
+     * for work; give it 2 ms to go back to sleep. */
+    int64_t t0 = gort_nanotime();
+    while (gort_nanotime() - t0 < 2 * GORT_MS)
+        burn(100);
+    int v = 7;
+    pid_t me = gettid_();
+    t0 = gort_nanotime();
+    gort_chan_send(lazy_ch, &v);
+    /* No gort call in here: only another P can run the receiver. */
+    while (!atomic_load(&lazy_ran) && gort_nanotime() - t0 < 5 * GORT_SEC)
+        burn(100);
+    int64_t waited = gort_nanotime() - t0;
+    ASSERT(atomic_load(&lazy_ran));
+    ASSERT_EQ(gettid_(), me);
+    ASSERT_NE(atomic_load(&lazy_tid), me);
+    printf("receiver ran on another thread %.3f ms after the send\n",
+           (double)waited / 1e6);
+    gort_chan_free(lazy_ch);
+}
+
+TEST_IMPL(lazy_wake_readier_spins)
+{
+    TEST_SETENV("GORTDEBUG", "asyncpreemptoff=1");
+    start(2, lazy_main, NULL);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* errno                                                                    */
 /* ------------------------------------------------------------------------ */
 
