@@ -72,6 +72,21 @@ static uint32_t load_u32(const uint32_t *p)
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* Restarts sysmon's clock of every P's time slice at now (after a sleep
+ * through which every P was idle): a P that went idle and runs again with
+ * the same schedtick (its goroutine was readied into runnext, and so
+ * inherited the slice) must not look as if it had run all along, or its
+ * goroutine would be preempted at once.  (Go's retake has this flaw.) */
+static void restart_slices(int64_t now)
+{
+    int32_t procs = atomic_load(&sched.gomaxprocs);
+    for (int32_t i = 0; i < procs && i < GORT__RELAXED_LOAD(sched.nallp); i++) {
+        struct p *pp = gort__allp(i);
+        if (pp)
+            pp->sm_schedwhen = pp->sm_probewhen = now;
+    }
+}
+
 static int retake(int64_t now, bool *running)
 {
     int n = 0;
@@ -84,7 +99,12 @@ static int retake(int64_t now, bool *running)
             continue;
         uint32_t st = atomic_load(&pp->status);
         bool sysretake = false;
-        if (st == _Prunning || st == _Psyscall) {
+        if (st != _Prunning && st != _Psyscall) {
+            /* Idle: a goroutine it runs next starts its slice then, even
+             * one that inherits the slice (runnext keeps schedtick). */
+            pp->sm_schedwhen = pp->sm_probewhen = now;
+            pp->sm_runwhen = 0;
+        } else {
             uint32_t t = load_u32(&pp->schedtick);
             if (pp->sm_schedtick != t) {
                 pp->sm_schedtick = t;
@@ -251,6 +271,9 @@ static void *sysmon(void *unused)
             }
             atomic_store(&sched.sysmonwait, 0);
             idle = 0;
+            /* Every P was idle: a goroutine running now started after we
+             * looked, whatever its P's schedtick says. */
+            restart_slices(gort_nanotime());
             continue;
         }
         unstrand(now, &stranded);

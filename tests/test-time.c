@@ -1570,6 +1570,42 @@ TEST_IMPL(preempt_two_hogs_1p)
     return 0;
 }
 
+/* A goroutine that sleeps on an otherwise idle runtime and then computes
+ * for 4 ms must not be preempted: its slice starts when it wakes.  (Its
+ * P's schedtick is unchanged across the sleep when the timer readies it
+ * into runnext, and a sysmon that kept the P's old "running since" would
+ * preempt it at once.)  Five rounds; every preemption is counted. */
+static void slice_after_idle_main(void *arg)
+{
+    (void)arg;
+    gort_stats s0, s1;
+    ASSERT_EQ(gort_read_stats(&s0), 0);
+    for (int round = 0; round < 5; round++) {
+        gort_sleep(20 * GORT_MS);
+        int64_t t0 = gort_nanotime();
+        while (gort_nanotime() - t0 < 4 * GORT_MS) {
+        }
+    }
+    ASSERT_EQ(gort_read_stats(&s1), 0);
+    printf("preemptions: %" PRIu64 " cooperative, %" PRIu64 " by signal\n",
+           s1.preempt_coop - s0.preempt_coop,
+           s1.preempt_async - s0.preempt_async);
+    ASSERT_EQ(s1.preempt_coop - s0.preempt_coop, 0);
+    ASSERT_EQ(s1.preempt_async - s0.preempt_async, 0);
+}
+
+TEST_IMPL(preempt_slice_after_idle_1p)
+{
+    start(1, slice_after_idle_main, NULL);
+    return 0;
+}
+
+TEST_IMPL(preempt_slice_after_idle_2p)
+{
+    start(2, slice_after_idle_main, NULL);
+    return 0;
+}
+
 /* From a hog's start until main runs again on the same (only) P: Go takes
  * 10-20 ms; the median of 5 must be under a second. */
 static void preempt_latency_main(void *arg)
