@@ -1178,7 +1178,11 @@ void gort__afterswitch(struct m *mp)
             gort__globrunqput(gp);
             gort__wakep();
         } else {
+            /* Behind the G we switched to: two runnable, so an idle P
+             * can have one (without this, two goroutines yielding in
+             * turn could share one P for good while another P idles). */
             gort__runqput(mp->p, gp, false);
+            gort__wakep();
         }
         break;
     case ACT_YIELD_GLOBAL:

@@ -609,6 +609,43 @@ TEST_IMPL(sched_spread)
     return 0;
 }
 
+/* Two goroutines yielding in loops on 2 Ps: a yield that queues the
+ * yielder behind another G wakes an idle P, which takes one of them, and
+ * from then on each has a P to itself, where a yield finds nobody to
+ * switch to.  Had they stayed on one P, every yield would switch: about
+ * 2 * YP_N switches in all. */
+#define YP_N 200000
+static gort_waitgroup yp_wg;
+
+static void yp_fn(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < YP_N; i++)
+        gort_yield();
+    gort_waitgroup_done(&yp_wg);
+}
+
+static void yp_main(void *arg)
+{
+    (void)arg;
+    gort_stats s0, s1;
+    ASSERT_EQ(gort_read_stats(&s0), 0);
+    gort_waitgroup_add(&yp_wg, 2);
+    ASSERT_GT(gort_go(yp_fn, NULL), 0);
+    ASSERT_GT(gort_go(yp_fn, NULL), 0);
+    gort_waitgroup_wait(&yp_wg);
+    ASSERT_EQ(gort_read_stats(&s1), 0);
+    uint64_t sw = s1.context_switches - s0.context_switches;
+    printf("%" PRIu64 " switches for 2 x %d yields\n", sw, YP_N);
+    ASSERT_LT(sw, (uint64_t)YP_N / 2);
+}
+
+TEST_IMPL(yield_pair_spreads_2p)
+{
+    start(2, yp_main, NULL);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Lazy wake-up: a goroutine readied by one that keeps running              */
 /* ------------------------------------------------------------------------ */
