@@ -416,7 +416,11 @@ typedef struct runcap {
     frames f;
 } runcap;
 static gort__mutex dumplock;
-static runcap *runcaps;
+/* Static (zero pages until a dump touches them): a dump must not need
+ * malloc, which may be what is failing.  A goroutine running holds a P,
+ * so there are at most GORT_MAXPROCS_MAX of them. */
+static runcap runcaps[GORT_MAXPROCS_MAX];
+static struct m *runms[GORT_MAXPROCS_MAX];
 static int nruncaps;
 
 /* In the SIGURG handler of mp (PREEMPT_DUMP): the frame-pointer chain of
@@ -456,28 +460,17 @@ void gort__dump_capture(struct m *mp, void *ctx)
 static void capture_running(struct m *self)
 {
     nruncaps = 0;
+    struct m **ms = runms;
     gort__lock(&sched.lock);
-    int n = 0;
-    for (struct m *mp = sched.allm; mp; mp = mp->alllink)
-        n++;
-    struct m **ms = malloc((size_t)(n ? n : 1) * sizeof *ms);
     int k = 0;
-    for (struct m *mp = sched.allm; ms && mp; mp = mp->alllink) {
+    for (struct m *mp = sched.allm; mp && k < GORT_MAXPROCS_MAX;
+         mp = mp->alllink) {
         struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
         if (mp != self && mp->procid && gp &&
             atomic_load(&gp->status) == _Grunning)
             ms[k++] = mp;
     }
     gort__unlock(&sched.lock);
-    if (!ms || k == 0) {
-        free(ms);
-        return;
-    }
-    runcaps = realloc(runcaps, (size_t)k * sizeof *runcaps);
-    if (!runcaps) {
-        free(ms);
-        return;
-    }
     for (int i = 0; i < k; i++) {
         atomic_store(&ms[i]->dumpack, 0);
         gort__signal_dump(ms[i]);
@@ -496,7 +489,6 @@ static void capture_running(struct m *self)
         c->f.more = false;
         memcpy(c->f.pc, ms[i]->dumppc, (size_t)c->f.n * sizeof c->f.pc[0]);
     }
-    free(ms);
 }
 
 static const frames *runcap_of(int64_t goid)
@@ -575,14 +567,28 @@ static void dump_gs(wbuf *w, struct g **gs, size_t ng, struct g *first,
     }
 }
 
+/* Where copy_allgs puts the first goroutines when malloc fails (a dump
+ * is most wanted when things are failing); dumplock serializes its use.
+ * Zero pages until needed. */
+#define ALLGS_STATIC 65536
+static struct g *allgs_static[ALLGS_STATIC];
+
 /* A copy of allgs taken under sched.lock (Gs are never freed, so the
- * pointers stay valid after it is dropped).  NULL if out of memory. */
-static struct g **copy_allgs(size_t *ng)
+ * pointers stay valid after it is dropped); *ng is how many it holds and
+ * *nall how many exist.  Out of memory, the copy is allgs_static with at
+ * most ALLGS_STATIC of them.  Called with dumplock held. */
+static struct g **copy_allgs(size_t *ng, size_t *nall)
 {
     gort__lock(&sched.lock);
     size_t n = sched.nallgs;
+    *nall = n;
     struct g **gs = malloc((n ? n : 1) * sizeof *gs);
-    if (gs && n)
+    if (!gs) {
+        gs = allgs_static;
+        if (n > ALLGS_STATIC)
+            n = ALLGS_STATIC;
+    }
+    if (n)
         memcpy(gs, sched.allgs, n * sizeof *gs);
     gort__unlock(&sched.lock);
     *ng = n;
@@ -610,20 +616,21 @@ void gort_dump_goroutines(int fd)
     }
     gort__lock(&dumplock);
     capture_running(gort__getm());
-    size_t ng;
-    struct g **gs = copy_allgs(&ng);
-    if (!gs) {
-        wput(&w, "gort_dump_goroutines: out of memory\n");
-        wflush(&w);
-        nruncaps = 0;
-        gort__unlock(&dumplock);
-        return;
-    }
+    size_t ng, nall;
+    struct g **gs = copy_allgs(&ng, &nall);
     dump_gs(&w, gs, ng, ff ? self : NULL, ff, true, true);
+    if (ng < nall) {
+        char line[96];
+        snprintf(line, sizeof line,
+                 "\n... %zu more goroutines not shown (out of memory)\n",
+                 nall - ng);
+        wput(&w, line);
+    }
     wflush(&w);
     nruncaps = 0;
+    if (gs != allgs_static)
+        free(gs);
     gort__unlock(&dumplock);
-    free(gs);
 }
 
 /* checkdead and other fatal reports: every M is idle or the process is

@@ -392,6 +392,59 @@ TEST_IMPL(fault_chan_nomem)
     return 0;
 }
 
+/* A goroutine dump taken while every allocation fails (a hang in such a
+ * state is what a dump is for) still shows the frames of a goroutine
+ * running on another thread: the dump allocates nothing for them. */
+static atomic_int dn_stop, dn_spinning;
+
+static void dn_spinner(void *arg)
+{
+    (void)arg;
+    atomic_store(&dn_spinning, 1);
+    while (!atomic_load_explicit(&dn_stop, memory_order_relaxed)) {
+    }
+}
+
+static void dump_nomem_main(void *arg)
+{
+    (void)arg;
+    static char buf[256 * 1024];
+    int64_t id = gort_go(dn_spinner, NULL);
+    ASSERT_GT(id, 0);
+    while (!atomic_load(&dn_spinning))
+        gort_sleep(GORT_MS);
+    int fd = memfd_create("dump", 0);
+    ASSERT(fd >= 0);
+    fault_arm(F_ALLOC, 1, true);
+    gort_dump_goroutines(fd);
+    long failed = atomic_load(&f_calls[F_ALLOC]);
+    fault_disarm(F_ALLOC);
+    atomic_store(&dn_stop, 1);
+    off_t n = lseek(fd, 0, SEEK_CUR);
+    ASSERT(n > 0 && (size_t)n < sizeof buf);
+    ASSERT_EQ(pread(fd, buf, (size_t)n, 0), n);
+    buf[n] = '\0';
+    close(fd);
+    char head[48];
+    snprintf(head, sizeof head, "goroutine %lld [running]:\n", (long long)id);
+    const char *sec = strstr(buf, head);
+    if (!sec)
+        printf("dump (%lld bytes):\n%s\n", (long long)n, buf);
+    ASSERT(sec != NULL);
+    const char *end = strstr(sec + 1, "\n\ngoroutine ");
+    size_t len = end ? (size_t)(end - sec) : strlen(sec);
+    printf("%ld allocations failed during the dump; the spinner's section:\n"
+           "%.*s\n", failed, (int)len, sec);
+    ASSERT(memmem(sec, len, "stack unavailable", 17) == NULL);
+    ASSERT(memmem(sec, len, "+0x", 3) != NULL || memmem(sec, len, ".c:", 3) != NULL);
+}
+
+TEST_IMPL(fault_dump_nomem)
+{
+    test_start(2, dump_nomem_main, NULL);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Threads                                                                  */
 /* ------------------------------------------------------------------------ */
