@@ -56,7 +56,7 @@ TEST_BIN := $(BUILD)/tests/run-tests
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all lib examples tests test test-model test-http test-gdb test-trace-html demo bench bench-trace install clean check-exports check-helpers
+.PHONY: all lib examples tests test test-model test-http test-gdb test-trace-html demo bench bench-trace install clean check-exports check-helpers check-outcalls
 
 all: lib examples tests
 
@@ -111,7 +111,7 @@ $(TEST_BIN): $(TEST_SRCS) $(wildcard tests/*.h) $(LIB_A) | $(BUILD)/tests
 	    -Isrc $(TEST_SRCS) -o $@ $(LIB_A) $(LDLIBS) $(FAULT_WRAP)
 
 # The whole suite: each test in its own child with a timeout.
-test: $(TEST_BIN) check-exports check-helpers
+test: $(TEST_BIN) check-exports check-helpers check-outcalls
 	./$(TEST_BIN)
 
 # gdb in batch mode on 100 parked goroutines, the program linked with
@@ -151,6 +151,16 @@ check-helpers: $(LIB_A)
 	@bad=$$(nm -u $(LIB_A) | awk '{print $$2}' | grep -E '^__(aarch64_|[a-z]+[dt]i[0-9]$$|[a-z]+[sdt]f[0-9]$$|clear_cache)' | sort -u || true); \
 	if [ -n "$$bad" ]; then echo "gort calls compiler helpers: $$bad"; exit 1; fi; \
 	echo "helpers: none"
+
+# Every call from src/ to the allocator, the memory calls or
+# pthread_create goes through gort__malloc & co. (src/runtime.h, "Calls
+# out of gort"): those mark the M so that async preemption never stops a
+# goroutine inside a replaced malloc while gort holds a lock.
+OUTCALLS = malloc|calloc|realloc|aligned_alloc|strdup|free|mmap|munmap|mprotect|madvise|pthread_create
+check-outcalls:
+	@bad=$$(grep -nP '(?<![\w.>])($(OUTCALLS))\(' src/*.c | grep -vP '^[^:]+:[0-9]+:\s*(/?\*|//)' || true); \
+	if [ -n "$$bad" ]; then echo "direct calls out of gort (use gort__<name>):"; echo "$$bad"; exit 1; fi; \
+	echo "outcalls: all through gort__ wrappers"
 
 # Only gort_ symbols may leave the shared library.
 check-exports: $(LIB_SO)

@@ -472,7 +472,7 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
      * a channel per goroutine (skynet) make and free cost ~5% of the run
      * in its chunk consolidation; small mallocs come from its per-thread
      * cache. */
-    char *raw = malloc(total + 64);
+    char *raw = gort__malloc(total + 64);
     if (raw == NULL) {
         errno = ENOMEM;
         return NULL;
@@ -496,7 +496,7 @@ void gort_chan_free(gort_chan *c)
     gort__chan_unlock(c);
     if (busy)
         gort__panicmsg("gort_chan_free of channel with blocked goroutines");
-    free(((void **)c)[-1]);
+    gort__free(((void **)c)[-1]);
 }
 
 size_t gort_chan_len(gort_chan *c)

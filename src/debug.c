@@ -115,7 +115,7 @@ static void symobj_load(symobj *o, const char *path)
         eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof *sh ||
         eh.e_shnum == 0)
         goto out;
-    sh = malloc((size_t)eh.e_shnum * sizeof *sh);
+    sh = gort__malloc((size_t)eh.e_shnum * sizeof *sh);
     if (!sh || pread(fd, sh, (size_t)eh.e_shnum * sizeof *sh,
                      (off_t)eh.e_shoff) != (ssize_t)(eh.e_shnum * sizeof *sh))
         goto out;
@@ -130,12 +130,12 @@ static void symobj_load(symobj *o, const char *path)
         goto out;
     Elf64_Shdr *st = &sh[tab], *ss = &sh[st->sh_link];
     size_t n = st->sh_size / sizeof(Elf64_Sym);
-    all = malloc(st->sh_size ? st->sh_size : 1);
-    char *strs = malloc(ss->sh_size + 1);
+    all = gort__malloc(st->sh_size ? st->sh_size : 1);
+    char *strs = gort__malloc(ss->sh_size + 1);
     if (!all || !strs ||
         pread(fd, all, st->sh_size, (off_t)st->sh_offset) != (ssize_t)st->sh_size ||
         pread(fd, strs, ss->sh_size, (off_t)ss->sh_offset) != (ssize_t)ss->sh_size) {
-        free(strs);
+        gort__free(strs);
         goto out;
     }
     strs[ss->sh_size] = '\0';
@@ -149,8 +149,8 @@ static void symobj_load(symobj *o, const char *path)
     o->strs = strs;
     all = NULL;
 out:
-    free(all);
-    free(sh);
+    gort__free(all);
+    gort__free(sh);
     close(fd);
 }
 

@@ -75,7 +75,7 @@ bool gort__allgadd(struct g *gp)
     gort__lock(&sched.lock);
     if (sched.nallgs == sched.capallgs) {
         size_t ncap = sched.capallgs ? sched.capallgs * 2 : 1024;
-        struct g **nv = realloc(sched.allgs, ncap * sizeof *nv);
+        struct g **nv = gort__realloc(sched.allgs, ncap * sizeof *nv);
         if (!nv) {
             gort__unlock(&sched.lock);
             return false;
@@ -154,7 +154,7 @@ static bool gfpush_locked(struct g **gs, int32_t n)
     if (b) {
         sched.gbfree = b->next;
     } else {
-        b = malloc(sizeof *b);
+        b = gort__malloc(sizeof *b);
         if (!b)
             return false;
     }
@@ -236,7 +236,7 @@ static struct g *galloc(void)
     size_t sz = (sizeof(struct g) + 63) & ~(size_t)63;
     gort__lock(&gslab_lock);
     if (gslab_left == 0) {
-        char *b = aligned_alloc(64, sz * GSLAB);
+        char *b = gort__aligned_alloc(64, sz * GSLAB);
         if (!b) {
             gort__unlock(&gslab_lock);
             return NULL;
@@ -284,7 +284,7 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
         gp->stack_reserved = true;
     }
     if (attr && attr->name) {
-        gp->name = strdup(attr->name);
+        gp->name = gort__strdup(attr->name);
         if (!gp->name)
             goto nomem_stack;
     }
@@ -322,7 +322,7 @@ struct g *gort__newproc(void (*fn)(void *), void *arg, const gort_attr *attr,
     return gp;
 
 nomem_name:
-    free(gp->name);
+    gort__free(gp->name);
     gp->name = NULL;
 nomem_stack:
     if (stksize)
@@ -437,7 +437,7 @@ void gort__goexit0(struct g *gp)
             gort__dropm_locked(mp);
     }
     if (gp->name) {
-        free(gp->name);
+        gort__free(gp->name);
         gp->name = NULL;
     }
     gort__after_release(gp);
@@ -452,7 +452,7 @@ void gort__goexit1(void)
 {
     struct gort__tls *t = gort__tlsp();
     if (t->recovered)
-        free(t->recovered);
+        gort__free(t->recovered);
     memset(t, 0, sizeof *t);
     gort__gswitch(ACT_EXIT);
     gort__throw("goexit: dead goroutine resumed");

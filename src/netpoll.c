@@ -165,7 +165,7 @@ static struct gort__pd *pd_get(int fd)
     _Atomic(struct gort__pd *) *slot = &chunks[fd >> CHUNK_BITS];
     struct gort__pd *c = atomic_load_explicit(slot, memory_order_acquire);
     if (unlikely(!c)) {
-        struct gort__pd *n = calloc(CHUNK, sizeof *n);
+        struct gort__pd *n = gort__calloc(CHUNK, sizeof *n);
         if (!n) {
             errno = ENOMEM;
             return NULL;
@@ -178,7 +178,7 @@ static struct gort__pd *pd_get(int fd)
         if (atomic_compare_exchange_strong(slot, &z, n)) {
             c = n;
         } else {
-            free(n);
+            gort__free(n);
             c = z;
         }
     }

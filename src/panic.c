@@ -194,7 +194,7 @@ static struct gort__deferchunk *chunk_alloc(void)
         pp->deferpool = c->next;
         pp->ndeferpool--;
     } else {
-        c = malloc(sizeof *c);
+        c = gort__malloc(sizeof *c);
         if (!c)
             gort__throw("out of memory allocating defer records");
     }
@@ -212,7 +212,7 @@ static void chunk_free(struct gort__deferchunk *c)
         pp->deferpool = c;
         pp->ndeferpool++;
     } else {
-        free(c);
+        gort__free(c);
     }
 }
 
@@ -468,7 +468,7 @@ const gort_panic_info *gort_recover(void)
             return NULL;
     recovered_info *ri = t->recovered;
     if (!ri) {
-        ri = malloc(sizeof *ri);
+        ri = gort__malloc(sizeof *ri);
         if (!ri)
             gort__throw("out of memory in recover");
         t->recovered = ri;

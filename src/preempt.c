@@ -26,7 +26,12 @@
  * thread machinery), so it resumes on the same thread and thread-local
  * addresses cached by the interrupted code stay right.  Elsewhere (PC in
  * gort or libc) the handler does nothing and sysmon asks again at its next
- * tick.  GORTDEBUG=asyncpreemptoff=1 turns this off.
+ * tick.  Nor is there a safe point, whatever the PC, while the M is in a
+ * call out of gort that the program may have replaced (m.nopreempt, set
+ * by gort__malloc and the others in runtime.h): a replaced malloc runs
+ * outside gort's text, but gort may hold a runtime lock around the call,
+ * and a goroutine switched out holding it would hang the next one that
+ * wants it.  GORTDEBUG=asyncpreemptoff=1 turns this off.
  *
  * Why a copy of the signal frame is right: the kernel's rt_sigreturn
  * restores the registers, the FP/vector state and the signal mask from the
@@ -164,11 +169,11 @@ static void find_plt(uintptr_t bias)
         eh.e_shstrndx >= eh.e_shnum)
         goto out;
     size_t shlen = (size_t)eh.e_shnum * sizeof *sh;
-    sh = malloc(shlen);
+    sh = gort__malloc(shlen);
     if (!sh || pread(fd, sh, shlen, (off_t)eh.e_shoff) != (ssize_t)shlen)
         goto out;
     ElfW(Shdr) *ns = &sh[eh.e_shstrndx];
-    names = malloc(ns->sh_size + 1);
+    names = gort__malloc(ns->sh_size + 1);
     if (!names ||
         pread(fd, names, ns->sh_size, (off_t)ns->sh_offset) != (ssize_t)ns->sh_size)
         goto out;
@@ -184,8 +189,8 @@ static void find_plt(uintptr_t bias)
         }
     }
 out:
-    free(names);
-    free(sh);
+    gort__free(names);
+    gort__free(sh);
     close(fd);
 }
 
@@ -385,7 +390,7 @@ void gort__preempt_calibrate(void)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&t, NULL, calib_thread, &c);
+    int err = gort__pthread_create(&t, NULL, calib_thread, &c);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err != 0) {
         rescue_state = -1;
@@ -658,7 +663,10 @@ void gort__sigurg(int sig, void *info_, void *ctx)
     if (req & PREEMPT_DUMP)
         gort__dump_capture(mp, ctx);
     struct g *gp = mp->curg;
+    /* nopreempt: in a call out of gort (the allocator...) that may hold a
+     * runtime lock; whatever the PC, no safe point, and no rescue. */
     if (!gp || !mp->p || mp->insyscall || !async_ok ||
+        atomic_load_explicit(&mp->nopreempt, memory_order_relaxed) != 0 ||
         atomic_load_explicit(&gp->status, memory_order_relaxed) != _Grunning)
         goto out;
     ucontext_t *uc = ctx;

@@ -181,12 +181,12 @@ bool gort__globrunq_reserve_locked(uint64_t n)
     uint64_t ncap = q->cap ? q->cap : 1024;
     while (ncap < n)
         ncap *= 2;
-    struct g **nv = malloc(ncap * sizeof *nv);
+    struct g **nv = gort__malloc(ncap * sizeof *nv);
     if (!nv)
         return false;
     for (uint64_t i = 0; i < (uint64_t)q->size; i++)
         nv[i] = q->v[(q->head + i) & (q->cap - 1)];
-    free(q->v);
+    gort__free(q->v);
     q->v = nv;
     q->cap = ncap;
     q->head = 0;
@@ -446,7 +446,7 @@ static void *mstart(void *arg)
  * that waits 100 ms on every wakep stalls the Ms that do run). */
 static int newm(struct p *pp, bool spinning, int64_t id, bool retry)
 {
-    struct m *mp = calloc(1, sizeof *mp);
+    struct m *mp = gort__calloc(1, sizeof *mp);
     if (!mp) {
         errno = ENOMEM;
         return -1;
@@ -467,7 +467,7 @@ static int newm(struct p *pp, bool spinning, int64_t id, bool retry)
      * emulator): retry a little before giving up. */
     int r;
     for (int tries = 0;; tries++) {
-        r = pthread_create(&mp->thread, &attr, mstart, mp);
+        r = gort__pthread_create(&mp->thread, &attr, mstart, mp);
         if (r != EAGAIN || !retry || tries == 100)
             break;
         gort__usleep(1000);
@@ -475,7 +475,7 @@ static int newm(struct p *pp, bool spinning, int64_t id, bool retry)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (r != 0) {
-        free(mp);
+        gort__free(mp);
         errno = r;
         return -1;
     }
@@ -1638,7 +1638,7 @@ static struct p *allocp(int32_t id)
 {
     struct p *pp = sched.allp[id];
     if (!pp) {
-        pp = aligned_alloc(64, (sizeof *pp + 63) & ~(size_t)63);
+        pp = gort__aligned_alloc(64, (sizeof *pp + 63) & ~(size_t)63);
         if (!pp)
             return NULL;
         memset(pp, 0, sizeof *pp);

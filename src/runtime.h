@@ -421,6 +421,9 @@ typedef struct m {
      * signal is on its way (coalesces signals, Go's signalPending). */
     _Atomic uint32_t preemptreq;
     _Atomic uint32_t signalpending;
+    /* > 0 while this M is in a call out of gort that the program may
+     * replace (gort__malloc & co., below): no async preemption there. */
+    _Atomic uint32_t nopreempt;
     /* The blocking call sysmon saw this M in (for a rescue). */
     long rescue_nr;
     uintptr_t rescue_args[6];
@@ -605,6 +608,65 @@ static inline struct p *gort__allp(int32_t i)
 GORT_INTERNAL struct m *gort__getm(void);
 GORT_INTERNAL void gort__setm(struct m *mp);
 GORT_INTERNAL struct g *gort__getg(void); /* curg of this M; NULL if none */
+
+/* ------------------------------------------------------------------------ */
+/* Calls out of gort to code the program may replace                        */
+/* ------------------------------------------------------------------------ */
+
+/* gort calls the allocator, the memory calls and pthread_create, often
+ * with a runtime lock held; the program may replace any of them (its own
+ * malloc, jemalloc by LD_PRELOAD, ld --wrap as the fault tests do), and
+ * that code lies outside gort's text and the system libraries, where the
+ * SIGURG handler sees a safe point.  Preempted there, the goroutine would
+ * be switched out holding the lock, and the next goroutine on that M to
+ * want it would wait for ever.  So every such call goes through these,
+ * which mark the M (m.nopreempt) for the handler (preempt.c).  Only the
+ * M's own thread writes the count; its signal handler reads it.  errno is
+ * the callee's.  `make check-outcalls` (part of `make test`) fails on a
+ * direct call in src/. */
+static inline struct m *gort__outcall_enter(void)
+{
+    struct m *mp = gort__getm();
+    if (mp)
+        atomic_store_explicit(&mp->nopreempt,
+                              atomic_load_explicit(&mp->nopreempt,
+                                                   memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    return mp;
+}
+static inline void gort__outcall_exit(struct m *mp)
+{
+    if (mp)
+        atomic_store_explicit(&mp->nopreempt,
+                              atomic_load_explicit(&mp->nopreempt,
+                                                   memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+}
+#define GORT__OUTCALL(type, expr)                                          \
+    ({                                                                     \
+        struct m *gort__oc_m = gort__outcall_enter();                      \
+        type gort__oc_r = (expr);                                          \
+        gort__outcall_exit(gort__oc_m);                                    \
+        gort__oc_r;                                                        \
+    })
+#define gort__malloc(n) GORT__OUTCALL(void *, malloc(n))
+#define gort__calloc(n, sz) GORT__OUTCALL(void *, calloc((n), (sz)))
+#define gort__realloc(p, n) GORT__OUTCALL(void *, realloc((p), (n)))
+#define gort__aligned_alloc(a, n) GORT__OUTCALL(void *, aligned_alloc((a), (n)))
+#define gort__strdup(s) GORT__OUTCALL(char *, strdup(s))
+#define gort__free(p)                                                      \
+    do {                                                                   \
+        struct m *gort__oc_m = gort__outcall_enter();                      \
+        free(p);                                                           \
+        gort__outcall_exit(gort__oc_m);                                    \
+    } while (0)
+#define gort__mmap(a, n, prot, fl, fd, off)                                \
+    GORT__OUTCALL(void *, mmap((a), (n), (prot), (fl), (fd), (off)))
+#define gort__munmap(a, n) GORT__OUTCALL(int, munmap((a), (n)))
+#define gort__mprotect(a, n, prot) GORT__OUTCALL(int, mprotect((a), (n), (prot)))
+#define gort__madvise(a, n, adv) GORT__OUTCALL(int, madvise((a), (n), (adv)))
+#define gort__pthread_create(t, attr, fn, arg)                             \
+    GORT__OUTCALL(int, pthread_create((t), (attr), (fn), (arg)))
 
 /* ------------------------------------------------------------------------ */
 /* Context switch (arch/<arch>/switch.S)                                    */

@@ -498,14 +498,14 @@ int gort_select(gort_case *cases, int n, int flags)
     } else {
         size_t osz = (2 * (size_t)n * sizeof(uint16_t) + _Alignof(sudog) - 1) &
                      ~(_Alignof(sudog) - 1);
-        char *mem = malloc(osz + (block ? (size_t)n * sizeof(sudog) : 0));
+        char *mem = gort__malloc(osz + (block ? (size_t)n * sizeof(sudog) : 0));
         if (mem == NULL) {
             errno = ENOMEM;
             return -1;
         }
         r = selectgo(cases, n, (uint16_t *)mem, block ? (sudog *)(mem + osz) : NULL,
                      block, &sclosed);
-        free(mem);
+        gort__free(mem);
     }
     if (sclosed)
         gort__panicmsg("send on closed channel");

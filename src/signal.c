@@ -159,7 +159,7 @@ void gort__minit(struct m *mp)
 {
     (void)mp;
     stack_t ss;
-    void *mem = mmap(NULL, altsz, PROT_READ | PROT_WRITE,
+    void *mem = gort__mmap(NULL, altsz, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return;     /* handlers then run on the goroutine stack */
@@ -177,5 +177,5 @@ void gort__unminit(struct m *mp)
     memset(&ss, 0, sizeof ss);
     ss.ss_flags = SS_DISABLE;
     if (sigaltstack(&ss, &old) == 0 && old.ss_sp)
-        munmap(old.ss_sp, old.ss_size);
+        gort__munmap(old.ss_sp, old.ss_size);
 }

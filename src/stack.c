@@ -169,7 +169,7 @@ static void install_guard(gort__stack *s)
     int mode = atomic_load_explicit(&guardmode, memory_order_relaxed);
     if (mode == STK_GUARD_MADV) {
         int saved = errno;
-        if (madvise(gpage, pagesz, MADV_GUARD_INSTALL) == 0) {
+        if (gort__madvise(gpage, pagesz, MADV_GUARD_INSTALL) == 0) {
             s->flags |= STK_GUARD_MADV;
             return;
         }
@@ -180,7 +180,7 @@ static void install_guard(gort__stack *s)
     }
     if (mode == STK_GUARD_MPROT &&
         atomic_fetch_add(&nmprot, 1) < mprot_budget) {
-        if (mprotect(gpage, pagesz, PROT_NONE) == 0) {
+        if (gort__mprotect(gpage, pagesz, PROT_NONE) == 0) {
             s->flags |= STK_GUARD_MPROT;
             return;
         }
@@ -202,7 +202,7 @@ static int pool_reserve_locked(size_t n)
     size_t ncap = pool.cap ? pool.cap * 2 : 1024;
     while (ncap < pool.n + n)
         ncap *= 2;
-    gort__stack *nv = realloc(pool.v, ncap * sizeof *nv);
+    gort__stack *nv = gort__realloc(pool.v, ncap * sizeof *nv);
     if (!nv)
         return -1;
     pool.v = nv;
@@ -239,7 +239,7 @@ static uintptr_t slab_space_locked(size_t len)
             want = ARENA_SLABS_MAX;
         void *base = MAP_FAILED;
         while (base == MAP_FAILED) {
-            base = mmap(NULL, len * want, PROT_READ | PROT_WRITE,
+            base = gort__mmap(NULL, len * want, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
             if (base == MAP_FAILED) {
                 if (want == 1)
@@ -262,14 +262,14 @@ static uintptr_t slab_space_locked(size_t len)
 static int grow_locked(void)
 {
     size_t len = slotsz * SLAB_STACKS;
-    struct gort__slab *sl = malloc(sizeof *sl);
+    struct gort__slab *sl = gort__malloc(sizeof *sl);
     if (!sl || pool_reserve_locked(SLAB_STACKS) != 0) {
-        free(sl);
+        gort__free(sl);
         return -1;
     }
     uintptr_t b = slab_space_locked(len);
     if (b == 0) {
-        free(sl);
+        gort__free(sl);
         return -1;
     }
     void *base = (void *)b;
@@ -408,7 +408,7 @@ bool gort__stack_return_pages(int64_t now, bool all)
         if (sl->inpool == SLAB_STACKS && sl->dirty &&
             pool.n >= POOL_KEEP_RESIDENT) {
             int saved = errno;
-            madvise((void *)sl->base, slotsz * SLAB_STACKS, MADV_DONTNEED);
+            gort__madvise((void *)sl->base, slotsz * SLAB_STACKS, MADV_DONTNEED);
             errno = saved;
             sl->dirty = 0;
         }
@@ -424,7 +424,7 @@ void gort__stack_free(struct p *pp, gort__stack *s)
         if (s->flags & STK_GUARD_MPROT)
             atomic_fetch_sub(&nmprot, 1);
         gort__san_stack_deregister(s->vgid);
-        munmap((void *)(s->lo - pagesz), s->hi - s->lo + pagesz);
+        gort__munmap((void *)(s->lo - pagesz), s->hi - s->lo + pagesz);
         s->lo = s->hi = 0;
         return;
     }
@@ -453,7 +453,7 @@ void gort__stack_flush_cache(struct p *pp)
 int gort__stack_alloc_sized(size_t size, gort__stack *out)
 {
     size = (size + pagesz - 1) & ~(pagesz - 1);
-    void *base = mmap(NULL, size + pagesz, PROT_READ | PROT_WRITE,
+    void *base = gort__mmap(NULL, size + pagesz, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
         errno = ENOMEM;

@@ -309,7 +309,7 @@ static void sysmon_create(void)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, sysmon, NULL) != 0)
+    if (gort__pthread_create(&t, &attr, sysmon, NULL) != 0)
         fprintf(stderr, "gort: cannot start sysmon; no preemption\n");
     pthread_attr_destroy(&attr);
 }

@@ -149,7 +149,7 @@ static bool fifo_push(struct p *pp, gort__rtimer *t)
     uint32_t n = pp->ftail - pp->fhead;
     if (n == pp->fcap) {
         uint32_t ncap = pp->fcap ? pp->fcap * 2 : 256;
-        tw *nf = malloc((size_t)ncap * sizeof *nf);
+        tw *nf = gort__malloc((size_t)ncap * sizeof *nf);
         if (!nf)
             return false;
         for (uint32_t i = 0; i < n; i++) {
@@ -157,7 +157,7 @@ static bool fifo_push(struct p *pp, gort__rtimer *t)
             if (nf[i].t)
                 nf[i].t->fpos = i;
         }
-        free(pp->fifo);
+        gort__free(pp->fifo);
         pp->fifo = nf;
         pp->fcap = ncap;
         pp->fhead = 0;
@@ -203,7 +203,7 @@ static void heap_push(struct p *pp, gort__rtimer *t)
 {
     if (pp->ntimers == pp->captimers) {
         int32_t ncap = pp->captimers ? pp->captimers * 2 : 64;
-        tw *nh = realloc(pp->timers, (size_t)ncap * sizeof *nh);
+        tw *nh = gort__realloc(pp->timers, (size_t)ncap * sizeof *nh);
         if (!nh)
             gort__throw("out of memory growing a timer heap");
         pp->timers = nh;
@@ -552,7 +552,7 @@ static void gofunc(void *arg, uintptr_t seq, int64_t due)
 
 static gort_timer *timer_make(int kind)
 {
-    gort_timer *t = calloc(1, sizeof *t);
+    gort_timer *t = gort__calloc(1, sizeof *t);
     if (!t) {
         errno = ENOMEM;
         return NULL;
@@ -566,7 +566,7 @@ static gort_timer *timer_make(int kind)
         t->rt.f = sendtime;
         t->c = gort_chan_make(sizeof(int64_t), 1);
         if (!t->c) {
-            free(t);
+            gort__free(t);
             errno = ENOMEM;
             return NULL;
         }
@@ -688,7 +688,7 @@ void gort_timer_free(gort_timer *t)
         return;
     timer_retire(t);
     gort_chan_free(t->c);
-    free(t);
+    gort__free(t);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -739,5 +739,5 @@ void gort__after_release(struct g *gp)
     if (atomic_load(&t->c->recvq.first) || atomic_load(&t->c->sendq.first))
         return;
     gort_chan_free(t->c);
-    free(t);
+    gort__free(t);
 }

@@ -254,7 +254,7 @@ static void putfull(struct tbuf *b)
 
 static struct tstate *newstate(void)
 {
-    struct tstate *ts = calloc(1, sizeof *ts);
+    struct tstate *ts = gort__calloc(1, sizeof *ts);
     if (!ts)
         return NULL;
     struct m *mp = gort__getm();
@@ -858,7 +858,7 @@ static void fnmap_put(int64_t goid, uint64_t fn)
         return;
     if (2 * (fnmap.n + 1) > fnmap.cap) {
         size_t ncap = fnmap.cap ? 2 * fnmap.cap : 4096;
-        struct fnent *nv = calloc(ncap, sizeof *nv);
+        struct fnent *nv = gort__calloc(ncap, sizeof *nv);
         if (!nv)
             return;
         for (size_t i = 0; i < fnmap.cap; i++) {
@@ -869,7 +869,7 @@ static void fnmap_put(int64_t goid, uint64_t fn)
                 h = (h + 1) & (ncap - 1);
             nv[h] = fnmap.v[i];
         }
-        free(fnmap.v);
+        gort__free(fnmap.v);
         fnmap.v = nv;
         fnmap.cap = ncap;
     }
@@ -1034,7 +1034,7 @@ static void convert(void)
             decode_buf(b, pass == 0);
         }
     }
-    free(fnmap.v);
+    gort__free(fnmap.v);
     fnmap.v = NULL;
     fnmap.cap = fnmap.n = 0;
 }
@@ -1098,7 +1098,7 @@ int gort_trace_start(const char *path)
         errno = EBUSY;
         return -1;
     }
-    if (!pool && !(pool = calloc(NBUF, sizeof *pool))) {
+    if (!pool && !(pool = gort__calloc(NBUF, sizeof *pool))) {
         gort__unlock(&trace.ctl);
         errno = ENOMEM;
         return -1;
@@ -1152,7 +1152,7 @@ int gort_trace_start(const char *path)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&trace.writer, NULL, writer, NULL);
+    int rc = gort__pthread_create(&trace.writer, NULL, writer, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         close(fd);

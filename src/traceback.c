@@ -582,7 +582,7 @@ static struct g **copy_allgs(size_t *ng, size_t *nall)
     gort__lock(&sched.lock);
     size_t n = sched.nallgs;
     *nall = n;
-    struct g **gs = malloc((n ? n : 1) * sizeof *gs);
+    struct g **gs = gort__malloc((n ? n : 1) * sizeof *gs);
     if (!gs) {
         gs = allgs_static;
         if (n > ALLGS_STATIC)
@@ -629,7 +629,7 @@ void gort_dump_goroutines(int fd)
     wflush(&w);
     nruncaps = 0;
     if (gs != allgs_static)
-        free(gs);
+        gort__free(gs);
     gort__unlock(&dumplock);
 }
 
@@ -842,7 +842,7 @@ void gort__sigquit_dump(void)
             gort__usleep(1000);
     }
     ng = sched.nallgs;
-    gs = malloc((ng ? ng : 1) * sizeof *gs);
+    gs = gort__malloc((ng ? ng : 1) * sizeof *gs);
     if (gs && ng)
         memcpy(gs, sched.allgs, ng * sizeof *gs);
     if (locked) {

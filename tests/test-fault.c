@@ -125,12 +125,33 @@ int __wrap_munmap(void *a, size_t n);
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a,
                           void *(*fn)(void *), void *arg);
 
+/* fault_preempt_in_malloc: a malloc of at least this many bytes first
+ * computes for 30 ms (0: never), as a slow replaced allocator would. */
+static _Atomic size_t f_slow_min;
+static _Atomic unsigned long f_slow_sink;
+
+static void slow_allocator(size_t n)
+{
+    size_t min = atomic_load_explicit(&f_slow_min, memory_order_relaxed);
+    if (!min || n < min)
+        return;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        for (int i = 0; i < 100000; i++)
+            atomic_fetch_add_explicit(&f_slow_sink, 1, memory_order_relaxed);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) <
+             30 * 1000000L);
+}
+
 void *__wrap_malloc(size_t n)
 {
     if (fault_hit(F_ALLOC)) {
         errno = ENOMEM;
         return NULL;
     }
+    slow_allocator(n);
     return __real_malloc(n);
 }
 
@@ -437,6 +458,69 @@ static void dump_nomem_main(void *arg)
            "%.*s\n", failed, (int)len, sec);
     ASSERT(memmem(sec, len, "stack unavailable", 17) == NULL);
     ASSERT(memmem(sec, len, "+0x", 3) != NULL || memmem(sec, len, ".c:", 3) != NULL);
+}
+
+/* A replaced allocator (here the test's own malloc, slowed down) runs
+ * outside gort's text, but gort calls it holding runtime locks: growing a
+ * P's timer FIFO happens under its timerslock.  Sysmon asks the goroutine
+ * that spends 30 ms in there to yield; preempted there by signal, it would
+ * be switched out holding the lock, and the sleeper on the same (only) P,
+ * arming its next timer, would wait for that lock for ever, with the
+ * holder unable to run.  The calls out of gort are no safe point
+ * (m.nopreempt), so the test ends; it hung before. */
+static _Atomic int pm_stop;
+static _Atomic long pm_sleeps;
+
+static void pm_sleeper(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&pm_stop)) {
+        gort_sleep(100 * 1000);
+        atomic_fetch_add(&pm_sleeps, 1);
+    }
+}
+
+#define PM_TIMERS 5000
+static void preempt_malloc_main(void *arg)
+{
+    (void)arg;
+    static gort_timer *ts[PM_TIMERS];
+    gort_waitgroup wg = {0};
+    gort_stats s0, s1;
+    ASSERT_EQ(gort_read_stats(&s0), 0);
+    ASSERT_GT(gort_go(pm_sleeper, NULL), 0);
+    gort_sleep(GORT_MS);
+    /* Timers due in an hour, in order: they go to the FIFO, which grows
+     * (a malloc of 8 KiB and more, under timerslock) at 512, 1024, 2048
+     * and 4096 of them. */
+    atomic_store(&f_slow_min, 8192);
+    for (int i = 0; i < PM_TIMERS; i++) {
+        ts[i] = gort_timer_new(3600 * GORT_SEC);
+        ASSERT(ts[i] != NULL);
+    }
+    atomic_store(&f_slow_min, 0);
+    for (int i = 0; i < PM_TIMERS; i++) {
+        gort_timer_stop(ts[i]);
+        gort_timer_free(ts[i]);
+    }
+    atomic_store(&pm_stop, 1);
+    gort_sleep(5 * GORT_MS);
+    ASSERT_EQ(gort_read_stats(&s1), 0);
+    printf("sleeps meanwhile: %ld; preemptions: %" PRIu64
+           " cooperative, %" PRIu64 " by signal\n",
+           atomic_load(&pm_sleeps), s1.preempt_coop - s0.preempt_coop,
+           s1.preempt_async - s0.preempt_async);
+    /* It was asked to yield during the 30 ms calls (or there was nothing
+     * to test), and did so once back in its own code. */
+    ASSERT_GT(s1.preempt_coop - s0.preempt_coop + s1.preempt_async -
+                  s0.preempt_async, 0);
+    (void)wg;
+}
+
+TEST_IMPL(fault_preempt_in_malloc_1p)
+{
+    test_start(1, preempt_malloc_main, NULL);
+    return 0;
 }
 
 TEST_IMPL(fault_dump_nomem)

@@ -614,7 +614,7 @@ TEST_IMPL(sched_spread)
  * from then on each has a P to itself, where a yield finds nobody to
  * switch to.  Had they stayed on one P, every yield would switch: about
  * 2 * YP_N switches in all. */
-#define YP_N 200000
+#define YP_N 2000000
 static gort_waitgroup yp_wg;
 
 static void yp_fn(void *arg)
