@@ -74,6 +74,17 @@
 
 #define GORT__SAN_INLINE static inline __attribute__((always_inline))
 
+/* On a function whose reads race by design and are validated afterwards
+ * (the goroutine dump reads another thread's G and re-checks its status
+ * and sp before it trusts what it read): TSan does not instrument it. */
+#if defined(GORT_TSAN) && defined(__clang__)
+#define GORT__RACY __attribute__((no_sanitize("thread"), noinline))
+#elif defined(GORT_TSAN)
+#define GORT__RACY __attribute__((no_sanitize_thread, noinline))
+#else
+#define GORT__RACY
+#endif
+
 /* Just before switching to a context whose stack is [lo, hi). */
 GORT__SAN_INLINE void gort__san_switch(void **fakesave, uintptr_t lo,
                                        uintptr_t hi, void *fiber)

@@ -206,7 +206,7 @@ static bool ret_is_entry(uintptr_t ret)
 
 /* Walks the frame-pointer chain from fp (within [lo, hi)), after pc0 (a
  * return address, or an exact pc + 1 if pc0_exact; 0: none).  Only reads memory in [lo, hi). */
-static void fpwalk(frames *f, uintptr_t pc0, bool pc0_exact, uintptr_t fp,
+static GORT__RACY void fpwalk(frames *f, uintptr_t pc0, bool pc0_exact, uintptr_t fp,
                    uintptr_t lo, uintptr_t hi, void *sigframe)
 {
     f->n = 0;
@@ -252,7 +252,7 @@ static void fpwalk(frames *f, uintptr_t pc0, bool pc0_exact, uintptr_t fp,
 
 /* The frames of a goroutine that is not running, from its saved context
  * (switch.S: the layout below the saved sp). */
-static void walk_saved(frames *f, uintptr_t sp, uintptr_t lo, uintptr_t hi,
+static GORT__RACY void walk_saved(frames *f, uintptr_t sp, uintptr_t lo, uintptr_t hi,
                        void *sigframe)
 {
     f->n = 0;
@@ -279,6 +279,25 @@ typedef struct gsnap {
     bool faulted;
 } gsnap;
 
+/* The fields of a G that its own thread writes without a lock while the
+ * dump reads them: read racily, and trusted only if gp's status and sp are
+ * the same after the walk (snap_g). */
+typedef struct gfields {
+    uintptr_t lo, hi, syscallpc, syscallfp;
+    bool rescued;
+    void *sigframe;
+} gfields;
+
+static GORT__RACY void read_gfields(const struct g *gp, gfields *o)
+{
+    o->lo = gp->stack.lo;
+    o->hi = gp->stack.hi;
+    o->syscallpc = gp->syscallpc;
+    o->syscallfp = gp->syscallfp;
+    o->rescued = gp->rescued;
+    o->sigframe = gp->sigframe;
+}
+
 /* Reads gp's frames under the fault probe, retrying if it moved. */
 static void snap_g(struct g *gp, gsnap *s, bool probe)
 {
@@ -287,7 +306,9 @@ static void snap_g(struct g *gp, gsnap *s, bool probe)
     for (int tries = 0; tries < 4; tries++) {
         uint32_t st = atomic_load_explicit(&gp->status, memory_order_acquire);
         void *sp = __atomic_load_n(&gp->sp, __ATOMIC_ACQUIRE);
-        uintptr_t lo = gp->stack.lo, hi = gp->stack.hi;
+        gfields gf;
+        read_gfields(gp, &gf);
+        uintptr_t lo = gf.lo, hi = gf.hi;
         s->status = st;
         s->have_frames = false;
         s->f.n = 0;
@@ -305,9 +326,9 @@ static void snap_g(struct g *gp, gsnap *s, bool probe)
         }
         if (ok) {
             if (st == _Gsyscall)
-                fpwalk(&s->f, gp->syscallpc, gp->rescued, gp->syscallfp, lo, hi, NULL);
+                fpwalk(&s->f, gf.syscallpc, gf.rescued, gf.syscallfp, lo, hi, NULL);
             else
-                walk_saved(&s->f, (uintptr_t)sp, lo, hi, gp->sigframe);
+                walk_saved(&s->f, (uintptr_t)sp, lo, hi, gf.sigframe);
         }
         if (probe)
             gort__probe_jmp = NULL;
