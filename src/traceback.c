@@ -389,7 +389,9 @@ static void print_frames(wbuf *w, const frames *f, bool sym)
         wput(w, "...additional frames elided...\n");
 }
 
-static void print_header(wbuf *w, struct g *gp, uint32_t st, int64_t now)
+/* Reads another thread's G without a lock (its wait reason and since
+ * when change as it parks and enters system calls): GORT__RACY. */
+static GORT__RACY void print_header(wbuf *w, struct g *gp, uint32_t st, int64_t now)
 {
     const char *what;
     switch (st) {
