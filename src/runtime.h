@@ -190,6 +190,16 @@ struct gort__timerwhen {
     gort__rtimer *t;
 };
 
+/* A slot of a P's FIFO of in-order timers (time.c): the timer, its when,
+ * and for a goroutine's sleep timer the goroutine's saved stack pointer,
+ * so that the timers due next can have their stacks fetched straight from
+ * this sequential array, without first loading their (cold) G. */
+struct gort__fifoslot {
+    int64_t when;
+    gort__rtimer *t;
+    const void *stackhint;      /* the sleeper's saved sp, or NULL */
+};
+
 /* Arms t (in no heap) to fire at when: on the current P's heap, or some
  * P's when called without one. */
 GORT_INTERNAL void gort__timer_add(gort__rtimer *t, int64_t when);
@@ -493,7 +503,7 @@ typedef struct p {
     /* Timers armed in order of when (every sleep of the same length) go
      * to a FIFO ring instead: O(1) in, O(1) out, sequential memory.  A
      * stopped one leaves a hole (t == NULL), skipped at the head. */
-    struct gort__timerwhen *fifo;
+    struct gort__fifoslot *fifo;
     uint32_t fhead, ftail, fcap;    /* positions count up; slot = & (fcap-1) */
     _Atomic int64_t timer0when;
 

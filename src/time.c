@@ -141,6 +141,8 @@ static void fifo_trim(struct p *pp)
         pp->fhead++;
 }
 
+static void goroutine_ready(void *arg, uintptr_t seq, int64_t due);
+
 static bool fifo_push(struct p *pp, gort__rtimer *t)
 {
     if (pp->fhead != pp->ftail &&
@@ -149,7 +151,7 @@ static bool fifo_push(struct p *pp, gort__rtimer *t)
     uint32_t n = pp->ftail - pp->fhead;
     if (n == pp->fcap) {
         uint32_t ncap = pp->fcap ? pp->fcap * 2 : 256;
-        tw *nf = gort__malloc((size_t)ncap * sizeof *nf);
+        struct gort__fifoslot *nf = gort__malloc((size_t)ncap * sizeof *nf);
         if (!nf)
             return false;
         for (uint32_t i = 0; i < n; i++) {
@@ -163,10 +165,15 @@ static bool fifo_push(struct p *pp, gort__rtimer *t)
         pp->fhead = 0;
         pp->ftail = n;
     }
-    tw *e = FSLOT(pp, pp->ftail);
+    struct gort__fifoslot *e = FSLOT(pp, pp->ftail);
     __builtin_prefetch(FSLOT(pp, pp->ftail + 8), 1);
     e->when = t->when;
     e->t = t;
+    /* A sleeper is parked by now (reset_for_sleep runs after its switch
+     * saved its context): its sp is final and its G line is hot. */
+    e->stackhint = t->f == goroutine_ready
+                       ? GORT__RELAXED_LOAD(((struct g *)t->arg)->sp)
+                       : NULL;
     t->infifo = true;
     t->fpos = pp->ftail++;
     t->idx = -1;
@@ -293,8 +300,6 @@ bool gort__timer_del(gort__rtimer *t)
     }
 }
 
-static void goroutine_ready(void *arg, uintptr_t seq, int64_t due);
-
 /* How far along the FIFO the timers' Gs are fetched (their stacks at half
  * that).  Popping a timer takes ~10-20 ns, so 16 ahead was about one DRAM
  * round trip: sleepers (100k x 10 x 10 ms), A/B alternated, 7 runs each:
@@ -385,13 +390,9 @@ int64_t gort__checktimers(struct p *pp, int64_t now, int *ran)
             /* Halfway there its G is in cache: fetch the top of the
              * sleeper's stack too, so that a timer fired alone (sleepers
              * due a few at a time) finds its goroutine's stack warm. */
-            if (queued > PREFETCH_AHEAD / 2) {
-                gort__rtimer *ft =
-                    FSLOT(pp, pp->fhead + PREFETCH_AHEAD / 2)->t;
-                if (ft && ft->f == goroutine_ready)
-                    gort__prefetch_parked_stack(GORT__RELAXED_LOAD(
-                        ((struct g *)ft->arg)->sp));
-            }
+            if (queued > PREFETCH_AHEAD / 2)
+                gort__prefetch_parked_stack(
+                    FSLOT(pp, pp->fhead + PREFETCH_AHEAD / 2)->stackhint);
         }
         publish0(pp);
         atomic_store_explicit(
