@@ -307,12 +307,12 @@ static void snap_g(struct g *gp, gsnap *s, bool probe)
         uint32_t st = atomic_load_explicit(&gp->status, memory_order_acquire);
         void *sp = __atomic_load_n(&gp->sp, __ATOMIC_ACQUIRE);
         gfields gf;
-        read_gfields(gp, &gf);
-        uintptr_t lo = gf.lo, hi = gf.hi;
+        read_gfields(gp, &gf);  /* gf is in memory: nothing for a
+                                   longjmp to clobber */
         s->status = st;
         s->have_frames = false;
         s->f.n = 0;
-        if (lo == 0 || (st != _Grunnable && st != _Gwaiting && st != _Gsyscall))
+        if (gf.lo == 0 || (st != _Grunnable && st != _Gwaiting && st != _Gsyscall))
             return;
         if (st != _Gsyscall && sp == NULL)
             return;     /* never ran: no context yet */
@@ -326,9 +326,10 @@ static void snap_g(struct g *gp, gsnap *s, bool probe)
         }
         if (ok) {
             if (st == _Gsyscall)
-                fpwalk(&s->f, gf.syscallpc, gf.rescued, gf.syscallfp, lo, hi, NULL);
+                fpwalk(&s->f, gf.syscallpc, gf.rescued, gf.syscallfp, gf.lo,
+                       gf.hi, NULL);
             else
-                walk_saved(&s->f, (uintptr_t)sp, lo, hi, gf.sigframe);
+                walk_saved(&s->f, (uintptr_t)sp, gf.lo, gf.hi, gf.sigframe);
         }
         if (probe)
             gort__probe_jmp = NULL;
