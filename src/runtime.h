@@ -364,8 +364,9 @@ typedef struct g {
     void *san_fiber;            /* TSan fiber (sanitizer.h) */
 #endif
     /* The execution trace (trace.c): the flow id of the wake-up its next
-     * start ends (0: none), and its wake-up count. */
-    uint32_t traceflow, traceflowseq;
+     * start ends (0: none), the trace that wake-up was recorded in, and
+     * its wake-up count. */
+    uint32_t traceflow, traceflowgen, traceflowseq;
     uint32_t tracegen;          /* trace.c: the trace that knows its fn */
 } g_t;
 

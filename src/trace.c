@@ -377,7 +377,7 @@ static inline void put_start(struct tstate *st, int lane, struct g *gp,
     uint32_t flow = gp->traceflow & X_MASK;
     gp->traceflow = 0;
     uint32_t gen = atomic_load_explicit(&tracegen, memory_order_relaxed);
-    if (unlikely(gp->tracegen != gen))
+    if (unlikely(gp->traceflowgen != gen))
         flow = 0;   /* readied in an older trace: its "s" is not in this one */
     if (likely(gp->tracegen == gen)) {
         if (put_narrow(st, TEV_START, lane, gp->goid, flow,
@@ -521,6 +521,7 @@ void gort__trace_ready(struct g *gp)
     if (unlikely((flow & X_MASK) == 0))
         flow = ++gp->traceflowseq;      /* 0 means "no flow" */
     gp->traceflow = flow;
+    gp->traceflowgen = atomic_load_explicit(&tracegen, memory_order_relaxed);
     struct m *mp = gort__getm();
     int64_t waker = curgoid_of(mp);
     int lane = lane_of(mp);
