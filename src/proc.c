@@ -101,30 +101,34 @@
 schedt gort__sched;
 #define sched gort__sched
 
-static __thread struct m *tls_m;
+/* This thread's M (runtime.h reads it; tools/gort-gdb.py too). */
+__thread __attribute__((tls_model("initial-exec"))) struct m *gort__tls_m;
 
 /* ------------------------------------------------------------------------ */
 /* Thread-locals.  noinline + a memory barrier: the compiler must re-read   */
-/* them after any call that may have moved the goroutine to another M.      */
+/* them after any call that may have moved the goroutine to another M       */
+/* (x86_64 and aarch64 read the M inline instead: runtime.h).                          */
 /* ------------------------------------------------------------------------ */
 
+#if !GORT__INLINE_TLS
 __attribute__((noinline)) struct m *gort__getm(void)
 {
     __asm__ __volatile__("" ::: "memory");
-    return tls_m;
-}
-
-__attribute__((noinline)) void gort__setm(struct m *mp)
-{
-    __asm__ __volatile__("" ::: "memory");
-    tls_m = mp;
+    return gort__tls_m;
 }
 
 __attribute__((noinline)) struct g *gort__getg(void)
 {
     __asm__ __volatile__("" ::: "memory");
-    struct m *mp = tls_m;
+    struct m *mp = gort__tls_m;
     return mp ? mp->curg : NULL;
+}
+#endif
+
+__attribute__((noinline)) void gort__setm(struct m *mp)
+{
+    __asm__ __volatile__("" ::: "memory");
+    gort__tls_m = mp;
 }
 
 /* Not inlinable, and with a barrier: inlined, a compiler may keep the

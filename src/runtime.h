@@ -612,13 +612,50 @@ static inline struct p *gort__allp(int32_t i)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Thread-local state.  Read through non-inlinable accessors with a         */
-/* compiler barrier: after a switch the caller may be on another thread.    */
+/* Thread-local state.  After a switch the caller may be on another thread, */
+/* so the M is read afresh at each call, never through an address the      */
+/* compiler computed before a switch and kept in a register or on the       */
+/* stack.  x86_64: inline, one volatile asm that reads %fs-relative at the  */
+/* point it stands (initial-exec: the offset from the GOT, a constant once  */
+/* ld links an executable); "memory" orders it like the call it replaces.   */
+/* Elsewhere: non-inlinable accessors with a compiler barrier.             */
 /* ------------------------------------------------------------------------ */
 
+#if (defined(__x86_64__) || defined(__aarch64__)) && defined(__GNUC__)
+#define GORT__INLINE_TLS 1
+GORT_INTERNAL extern __thread __attribute__((tls_model("initial-exec")))
+struct m *gort__tls_m;
+static inline __attribute__((always_inline)) struct m *gort__getm(void)
+{
+    struct m *mp;
+#if defined(__x86_64__)
+    __asm__ __volatile__("movq gort__tls_m@gottpoff(%%rip), %0\n\t"
+                         "movq %%fs:(%0), %0"
+                         : "=r"(mp)
+                         :
+                         : "memory");
+#else
+    void *off;
+    __asm__ __volatile__("adrp %1, :gottprel:gort__tls_m\n\t"
+                         "ldr %1, [%1, #:gottprel_lo12:gort__tls_m]\n\t"
+                         "mrs %0, tpidr_el0\n\t"
+                         "ldr %0, [%0, %1]"
+                         : "=&r"(mp), "=&r"(off)
+                         :
+                         : "memory");
+#endif
+    return mp;
+}
+static inline __attribute__((always_inline)) struct g *gort__getg(void)
+{
+    struct m *mp = gort__getm();
+    return mp ? mp->curg : NULL;   /* curg of this M; NULL if none */
+}
+#else
 GORT_INTERNAL struct m *gort__getm(void);
-GORT_INTERNAL void gort__setm(struct m *mp);
 GORT_INTERNAL struct g *gort__getg(void); /* curg of this M; NULL if none */
+#endif
+GORT_INTERNAL void gort__setm(struct m *mp);
 
 /* ------------------------------------------------------------------------ */
 /* Calls out of gort to code the program may replace                        */
@@ -881,10 +918,35 @@ bool gort__chan_thread_seen;
             gort__chan_thread_first_use();                                 \
     } while (0)
 
-/* panic.c: the thread's gort_tls, read through a non-inlinable accessor
- * (the address must not be reused after a switch).  gort__panicmsg is a
+/* panic.c: the address of this thread's gort_tls, computed afresh at each
+ * call (it must not be reused after a switch): inline asm where the M is
+ * read so (above), else a non-inlinable accessor.  gort__panicmsg is a
  * recoverable panic with a runtime message (Go's wording). */
+#if GORT__INLINE_TLS
+static inline __attribute__((always_inline)) struct gort__tls *gort__tlsp(void)
+{
+    struct gort__tls *t;
+#if defined(__x86_64__)
+    __asm__ __volatile__("movq gort_tls@gottpoff(%%rip), %0\n\t"
+                         "addq %%fs:0, %0"
+                         : "=r"(t)
+                         :
+                         : "memory", "cc");
+#else
+    void *off;
+    __asm__ __volatile__("adrp %1, :gottprel:gort_tls\n\t"
+                         "ldr %1, [%1, #:gottprel_lo12:gort_tls]\n\t"
+                         "mrs %0, tpidr_el0\n\t"
+                         "add %0, %0, %1"
+                         : "=&r"(t), "=&r"(off)
+                         :
+                         : "memory");
+#endif
+    return t;
+}
+#else
 GORT_INTERNAL struct gort__tls *gort__tlsp(void);
+#endif
 GORT_INTERNAL _Noreturn void gort__throw(const char *msg);
 GORT_INTERNAL _Noreturn void gort__fatal(const char *msg);
 /* A fatal error with Go's "runtime: ..." line before it (detail ends in
@@ -976,11 +1038,17 @@ GORT_INTERNAL void gort__preempt_calibrate(void);
 GORT_INTERNAL void gort__preemptone(struct p *pp, int64_t now);
 GORT_INTERNAL void gort__rescue_probe(struct p *pp);
 GORT_INTERNAL void gort__sigurg(int sig, void *info, void *ctx);
-/* Cooperative check inside runtime calls. */
+/* Cooperative check inside runtime calls.  The hint stays up until
+ * sysmon's next round (up to 10 ms) after the marked goroutine yielded,
+ * so the goroutine's own mark is tested here, inline, before the call. */
 static inline void gort__preempt_check(void)
 {
-    if (unlikely(GORT__RELAXED_LOAD(gort__preempt_pending) != 0))
-        gort__preempt_slow();
+    if (unlikely(GORT__RELAXED_LOAD(gort__preempt_pending) != 0)) {
+        struct m *mp = gort__getm();
+        struct g *gp = mp ? mp->curg : NULL;
+        if (gp && atomic_load_explicit(&gp->preempt, memory_order_relaxed))
+            gort__preempt_slow();
+    }
 }
 
 /* Owner-only counter bump: a relaxed load and store, no RMW (the one

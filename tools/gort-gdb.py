@@ -159,7 +159,7 @@ def _where(gp):
 
 def _current_goid():
     try:
-        mp = gdb.parse_and_eval("tls_m")
+        mp = gdb.parse_and_eval("gort__tls_m")
         if int(mp) != 0 and int(mp["curg"]) != 0:
             return int(mp["curg"]["goid"])
     except gdb.error:
