@@ -431,6 +431,7 @@ static void *mstart(void *arg)
     struct m *mp = arg;
     mp->procid = (pid_t)syscall(SYS_gettid);
     gort__setm(mp);
+    mp->errnop = __errno_location();    /* fixed for the thread's life */
     gort__chan_thread_seen = true;  /* an M is never a "plain thread" */
     GORT__SAN(san_g0_init(mp));
     gort__minit(mp);
@@ -1215,7 +1216,7 @@ static void switch_out(struct m *mp, struct g *gp, struct g *next,
     mp->act = act;
     mp->actg = gp;
     gp->nspawn = 0;
-    gp->saved_errno = errno;
+    gp->saved_errno = *mp->errnop;
     gp->tls = *gort__tlsp();    /* scope and panic chains go with gp */
     /* A dying goroutine's ASan fake frames die with it (sanitizer.h). */
     GORT__SAN(void **fake = act == ACT_EXIT ? NULL : &gp->san_fake);
@@ -1231,9 +1232,10 @@ static void switch_out(struct m *mp, struct g *gp, struct g *next,
     }
     /* Running again, possibly on another M. */
     GORT__SAN(gort__san_arrived(gp->san_fake));
-    gort__afterswitch(gort__getm());
+    mp = gort__getm();
+    gort__afterswitch(mp);
     *gort__tlsp() = gp->tls;
-    errno = gp->saved_errno;
+    *mp->errnop = gp->saved_errno;
 }
 
 void gort__gswitch(int act)

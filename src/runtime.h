@@ -155,7 +155,13 @@ GORT_INTERNAL void gort__stack_free(struct p *pp, gort__stack *s);
 GORT_INTERNAL void gort__stack_flush_cache(struct p *pp);
 GORT_INTERNAL bool gort__stack_return_pages(int64_t now, bool all);
 GORT_INTERNAL void gort__stack_init(void);
-GORT_INTERNAL bool gort__stack_canary_ok(const gort__stack *s);
+GORT_INTERNAL bool gort__stack_canary_words_ok(const gort__stack *s);
+/* False when s has canary words (no guard page) and they were overwritten.
+ * Inline: every switch asks, and most stacks have a guard instead. */
+static inline bool gort__stack_canary_ok(const gort__stack *s)
+{
+    return likely(!(s->flags & STK_CANARY)) || gort__stack_canary_words_ok(s);
+}
 /* For tests/diagnostics: the guard mode in use ("madvise", "mprotect",
  * "canary"). */
 GORT_INTERNAL const char *gort__stack_guard_mode(void);
@@ -403,6 +409,8 @@ typedef struct sudog {
 typedef struct m {
     int64_t id;
     void *g0sp;                 /* saved scheduler context (thread stack) */
+    int *errnop;                /* this thread's errno (the switch saves
+                                   and restores a goroutine's through it) */
     struct g *curg;             /* goroutine running on this M */
     struct p *p;                /* attached P, NULL when none */
     struct p *nextp;            /* P handed over by whoever woke us */

@@ -149,10 +149,8 @@ static void write_canary(gort__stack *s)
         w[i] = GORT__STACK_CANARY;
 }
 
-bool gort__stack_canary_ok(const gort__stack *s)
+bool gort__stack_canary_words_ok(const gort__stack *s)
 {
-    if (!(s->flags & STK_CANARY))
-        return true;
     const uint64_t *w = (const uint64_t *)s->lo;
     for (int i = 0; i < CANARY_WORDS; i++)
         if (w[i] != GORT__STACK_CANARY)
