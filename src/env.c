@@ -9,6 +9,8 @@
  *   GORTDEBUG=k=v,... runtime knobs (unknown keys are ignored, as Go does):
  *       stackguard=madvise|mprotect|canary   force a stack guard mode
  *       asyncpreemptoff=1   no signal-based preemption (cooperative only)
+ *       runnextcas=1        the owner takes runnext with a CAS, as thieves
+ *                           do (no membarrier; runq.h)
  *       schedtrace=MS       sysmon prints Go's SCHED line every MS ms
  *       scheddetail=1       ... with Go's P, M and G lines
  *
@@ -73,6 +75,8 @@ static void parse_gortdebug(const char *s)
                 warn_ignored("GORTDEBUG stackguard", v);
         } else if (strcmp(k, "asyncpreemptoff") == 0) {
             gort__debug.asyncpreemptoff = atoi(v) != 0;
+        } else if (strcmp(k, "runnextcas") == 0) {
+            gort__debug.runnextcas = atoi(v) != 0;
         } else if (strcmp(k, "schedtrace") == 0) {
             gort__debug.schedtrace = atoi(v);
         } else if (strcmp(k, "scheddetail") == 0) {

@@ -168,6 +168,52 @@ static inline void runq_globputbatch(struct g **batch, int32_t n)
     gort__unlock(&sched.lock);
 }
 
+/* runq.h's runnext without an RMW (its header): on wherever the kernel
+ * lets this process register for private expedited membarriers (Linux
+ * 4.14), unless GORTDEBUG=runnextcas=1. */
+static bool fastnext;
+#define RQ_FASTNEXT (likely(fastnext))
+#define RQ_MEMBARRIER() runq_membarrier()
+#define RQ_WAIT_WHILE_BUSY(p) runq_wait_while_busy(p)
+
+#ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED
+#define MEMBARRIER_CMD_PRIVATE_EXPEDITED (1 << 3)
+#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED (1 << 4)
+#endif
+
+static void runq_membarrier(void)
+{
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return;
+    /* Registered once per process (mm); a fork's child may need it again. */
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                0, 0) != 0 ||
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        gort__fatal("membarrier failed after registration");
+}
+
+/* The owner's window is a few instructions that never block: spin, and
+ * yield the CPU only if its thread was switched out inside it. */
+static void runq_wait_while_busy(struct p *victim)
+{
+    for (int i = 0;
+         atomic_load_explicit(&victim->runnextbusy, memory_order_acquire) != 0;
+         i++) {
+        if (i < 64)
+            gort__procyield(1);
+        else
+            gort__osyield();
+    }
+}
+
+/* Once per process, before any P runs (runtime_init). */
+static void runq_init_fastnext(void)
+{
+    fastnext = !gort__debug.runnextcas &&
+               syscall(SYS_membarrier,
+                       MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
 #include "runq.h"
 
 /* ------------------------------------------------------------------------ */
@@ -1730,6 +1776,7 @@ static int init_errno;
 static void runtime_init(void)
 {
     gort__parse_env();
+    runq_init_fastnext();
     gort__trace_init();
     gort__stack_init();
     gort__signal_init();

@@ -30,7 +30,38 @@
  * uses them only if the CAS succeeds: the owner overwrites a slot only
  * after head has passed it, and a successful CAS proves head did not move
  * since the slots were read.  runnext is set to a G only by the owner;
- * anyone may CAS it to NULL.  The invariants the model checker asserts:
+ * thieves CAS it to NULL.
+ *
+ * runnext without an RMW (RQ_FASTNEXT).  The owner takes runnext on
+ * every direct switch to a goroutine it readied (a ping-pong round trip
+ * does it twice), and a locked CAS there was a sixth of such a trip's
+ * time; thieves take it rarely (an idle M's last resort, after a 3 us
+ * pause).  So the owner takes it with plain accesses and the thief pays,
+ * with membarrier(2) (MEMBARRIER_CMD_PRIVATE_EXPEDITED: a full barrier
+ * on every CPU running one of our threads, before it returns) -- an
+ * asymmetric Dekker, as in the trace hooks (trace.c):
+ *
+ *   owner:  busy = 1; if (steal == 0) { g = runnext; runnext = NULL; }
+ *           busy = 0 (release); else busy = 0 and CAS as before
+ *   thief:  steal += 1; membarrier(); wait until busy == 0 (acquire);
+ *           CAS runnext; steal -= 1 (release)
+ *
+ * The barrier splits the owner's instruction stream at one point.  If
+ * its store busy = 1 lies before that point, the barrier made it visible
+ * and the thief waits for the window to close (busy = 0 is released after
+ * the plain take, so the thief's CAS then reads NULL, or a G put since).
+ * If it lies after, so does the owner's load of steal, which then reads
+ * the thief's increment (the barrier ordered it first) and the owner
+ * takes the CAS path.  Either way no G is taken twice.  A thief that
+ * finished before the owner's window released its decrement after its
+ * CAS, so an owner that reads steal == 0 from it also reads runnext as
+ * the CAS left it.  steal is a count, not a flag, so one thief leaving
+ * cannot hide another.  The window holds no lock and never blocks; a
+ * thief waits at most until the owner's thread runs again.  Where
+ * membarrier is missing (old kernels, Valgrind) RQ_FASTNEXT is false
+ * and the owner always uses the CAS.
+ *
+ * The invariants the model checker asserts:
  * every G put is taken exactly once (runqget, a steal, or the global queue
  * after an overflow), a taken G's initialisation happens-before its
  * taker (the release/acquire pairs are enough), the owner takes its ring
@@ -46,7 +77,14 @@
     atomic_compare_exchange_strong_explicit(obj, exp, des, s, f)
 #define RQ_CASW(obj, exp, des, s, f) \
     atomic_compare_exchange_weak_explicit(obj, exp, des, s, f)
+#define RQ_FETCH_ADD(obj, v, mo) atomic_fetch_add_explicit(obj, v, mo)
+/* Orders the compiler only: the owner's window is ordered against the
+ * thief by the thief's membarrier, not by a fence here. */
+#define RQ_COMPILER_FENCE() atomic_signal_fence(memory_order_seq_cst)
 #endif
+/* The includer also provides RQ_FASTNEXT (true when the membarrier
+ * works), RQ_MEMBARRIER() and RQ_WAIT_WHILE_BUSY(p) (returns once
+ * p->runnextbusy reads 0, acquire). */
 
 static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t);
 
@@ -117,6 +155,25 @@ static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t)
 struct g *gort__runqget(struct p *pp, bool *inherit)
 {
     struct g *next = RQ_LOAD(&pp->runnext, memory_order_relaxed);
+    if (next && RQ_FASTNEXT) {
+        /* The owner's window (the header): plain accesses unless a thief
+         * announced itself. */
+        RQ_STORE(&pp->runnextbusy, 1, memory_order_relaxed);
+        RQ_COMPILER_FENCE();
+        if (RQ_LOAD(&pp->runnextsteal, memory_order_acquire) == 0) {
+            next = RQ_LOAD(&pp->runnext, memory_order_acquire);
+            if (next)
+                RQ_STORE(&pp->runnext, NULL, memory_order_relaxed);
+            RQ_STORE(&pp->runnextbusy, 0, memory_order_release);
+            if (next) {
+                *inherit = true;
+                return next;
+            }
+        } else {
+            RQ_STORE(&pp->runnextbusy, 0, memory_order_release);
+            next = RQ_LOAD(&pp->runnext, memory_order_relaxed);
+        }
+    }
     /* Only thieves can clear runnext behind our back; if one did, fall
      * through to the ring. */
     if (next && RQ_CAS(
@@ -176,9 +233,23 @@ static uint32_t runqgrab(struct p *victim, _Atomic(struct g *) *batch,
                     if (RQ_LOAD(&victim->status,
                                              memory_order_relaxed) == _Prunning)
                         gort__usleep(3);
-                    if (!RQ_CAS(
-                            &victim->runnext, &next, NULL,
-                            memory_order_acq_rel, memory_order_relaxed))
+                    if (RQ_FASTNEXT) {
+                        /* Announce, then wait out an owner's window that
+                         * began before the barrier (the header). */
+                        RQ_FETCH_ADD(&victim->runnextsteal, 1,
+                                     memory_order_relaxed);
+                        RQ_MEMBARRIER();
+                        RQ_WAIT_WHILE_BUSY(victim);
+                        next = RQ_LOAD(&victim->runnext, memory_order_relaxed);
+                    }
+                    bool took = next != NULL &&
+                                RQ_CAS(&victim->runnext, &next, NULL,
+                                       memory_order_acq_rel,
+                                       memory_order_relaxed);
+                    if (RQ_FASTNEXT)
+                        RQ_FETCH_ADD(&victim->runnextsteal, (uint32_t)-1,
+                                     memory_order_release);
+                    if (!took)
                         continue;
                     RQ_STORE(&batch[batchhead % RUNQ_SIZE], next,
                                           memory_order_relaxed);

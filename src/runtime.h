@@ -483,11 +483,15 @@ typedef struct p {
 
     /* Local run queue: Go's lock-free ring.  Only the owner writes tail and
      * slots; anyone may advance head with a CAS.  runnext: only the owner
-     * sets it to a G; anyone may CAS it to NULL. */
+     * sets it to a G; thieves CAS it to NULL, the owner takes it with
+     * plain stores inside its runnextbusy window unless a thief announced
+     * itself in runnextsteal (runq.h, "runnext without an RMW"). */
     _Atomic uint32_t runqhead;
     _Atomic uint32_t runqtail;
     _Atomic(struct g *) runq[RUNQ_SIZE];
     _Atomic(struct g *) runnext;
+    _Atomic uint32_t runnextbusy;   /* owner only */
+    _Atomic uint32_t runnextsteal;  /* thieves at work on runnext */
 
     /* Free dead Gs (no stacks) and free default stacks: owner only. */
     struct g *gfree[GFREE_MAX]; /* dead Gs, an array: popping one touches
@@ -1028,6 +1032,7 @@ typedef struct gort__debugvars {
     size_t stacksize;           /* GORTSTACK, 0 = unset */
     int guard;                  /* GORTDEBUG=stackguard=madvise|mprotect|canary */
     int asyncpreemptoff;        /* GORTDEBUG=asyncpreemptoff=1 */
+    int runnextcas;             /* GORTDEBUG=runnextcas=1 */
     int schedtrace;             /* GORTDEBUG=schedtrace=ms (0 = off) */
     int scheddetail;            /* GORTDEBUG=scheddetail=1 */
     const char *tracefile;      /* GORTTRACE=file.json, NULL = unset */

@@ -70,6 +70,7 @@ struct thr {
     void (*fn)(void *);
     void *arg;
     bool done, blocked;
+    bool storewait;             /* blocked in mc_wait_store */
     vclock vc;
     const char *label;          /* the operation it performs next */
     int line;
@@ -136,10 +137,31 @@ void mc_hb_load(const volatile void *addr, memory_order mo)
     vc_join(&th[cur].vc, &loc_of(addr)->vc);
 }
 
+/* A store or RMW: threads waiting for one (mc_wait_store) may go on. */
+static void wake_storewaiters(void)
+{
+    for (int i = 0; i < nth; i++)
+        if (th[i].storewait) {
+            th[i].storewait = false;
+            th[i].blocked = false;
+        }
+}
+
+void mc_wait_store(void)
+{
+    if (cur < 0)
+        return;
+    th[cur].storewait = true;
+    th[cur].blocked = true;
+    th[cur].label = "wait for a store (blocked)";
+    swapcontext(&th[cur].ctx, &sched_ctx);
+}
+
 void mc_hb_store(const volatile void *addr, memory_order mo)
 {
     if (cur < 0)
         return;     /* setup: happens-before every thread anyway */
+    wake_storewaiters();
     struct loc *l = loc_of(addr);
     if (is_rel(mo))
         l->vc = th[cur].vc;
@@ -151,6 +173,7 @@ void mc_hb_rmw(const volatile void *addr, memory_order mo)
 {
     if (cur < 0)
         return;
+    wake_storewaiters();
     struct loc *l = loc_of(addr);
     if (is_acq(mo))
         vc_join(&th[cur].vc, &l->vc);
@@ -236,7 +259,7 @@ void mc_spawn(void (*fn)(void *), void *arg)
         mc_fail("explorer: out of memory");
     t->fn = fn;
     t->arg = arg;
-    t->done = t->blocked = false;
+    t->done = t->blocked = t->storewait = false;
     memset(&t->vc, 0, sizeof t->vc);
     t->label = "start";
     t->line = 0;

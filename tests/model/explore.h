@@ -20,6 +20,9 @@
 
 /* Scheduling point: label names the operation (for failure traces). */
 void mc_point(const char *label, int line);
+/* Blocks the calling thread until another thread stores or does an RMW
+ * (a spin-wait, explored as one blocked step instead of a loop). */
+void mc_wait_store(void);
 
 /* Happens-before bookkeeping of an atomic access to loc with order mo. */
 void mc_hb_load(const volatile void *loc, memory_order mo);

@@ -65,6 +65,8 @@ struct p {
     _Atomic uint32_t runqtail;
     _Atomic(struct g *) runq[RUNQ_SIZE];
     _Atomic(struct g *) runnext;
+    _Atomic uint32_t runnextbusy;
+    _Atomic uint32_t runnextsteal;
 };
 
 _Noreturn void gort__throw(const char *msg);
@@ -123,6 +125,20 @@ static inline void gort__prefetch_parked_stack(const void *sp)
 #define RQ_STORE MC_STORE
 #define RQ_CAS MC_CAS
 #define RQ_CASW MC_CAS
+#define RQ_FETCH_ADD MC_FETCH_ADD
+#define RQ_COMPILER_FENCE() ((void)0)
+/* runnext's owner takes it without an RMW (runq.h's header), as in the
+ * runtime wherever membarrier works; the membarrier itself is a point
+ * (executions are sequentially consistent, which is what the barrier
+ * restores for the owner's window). */
+#define RQ_FASTNEXT (fastnext)
+#define RQ_MEMBARRIER() mc_point("membarrier", __LINE__)
+#define RQ_WAIT_WHILE_BUSY(p)                                               \
+    do {                                                                    \
+        while (MC_LOAD(&(p)->runnextbusy, memory_order_acquire) != 0)       \
+            mc_wait_store();                                                \
+    } while (0)
+static bool fastnext = true;
 #include "../../src/runq.h"
 
 /* ---- bookkeeping ---------------------------------------------------------- */
@@ -141,6 +157,7 @@ static void reset(void)
     memset(ps, 0, sizeof ps);
     memset(nringseq, 0, sizeof nringseq);
     ngs = 0;
+    fastnext = true;
     gq_head = gq_tail = NULL;
     gq_n = 0;
     glock.owner = -1;
@@ -346,6 +363,36 @@ static void s5_setup(void)
     reset();
     mc_spawn(s5_owner, NULL);
     mc_spawn(s5_thief, NULL);
+}
+
+/* 5b. The same with the owner's CAS (GORTDEBUG=runnextcas=1, or no
+ * membarrier). */
+static void s5cas_setup(void)
+{
+    s5_setup();
+    fastnext = false;
+}
+
+/* 5c. The owner's plain take of runnext against two thieves at once: one
+ * thief leaving must not hide the other (runnextsteal is a count). */
+static void s5c_owner(void *a)
+{
+    (void)a;
+    gort__runqput(&ps[0], mkg(), true);
+    get(0, NULL);
+    gort__runqput(&ps[0], mkg(), true);
+    get(0, NULL);
+}
+static void s5c_thief(void *a)
+{
+    steal((int)(intptr_t)a, 0, true);
+}
+static void s5c_setup(void)
+{
+    reset();
+    mc_spawn(s5c_owner, NULL);
+    mc_spawn(s5c_thief, (void *)(intptr_t)1);
+    mc_spawn(s5c_thief, (void *)(intptr_t)2);
 }
 
 /* 6. Wrap-around: head and tail start two short of 2^32. */
@@ -663,6 +710,8 @@ static const mc_scenario scenarios[] = {
     {"two_stealers", s3_setup, check_fifo, 3},
     {"chained_steals", s4_setup, check_fifo, 4},
     {"runnext_vs_steal", s5_setup, check_all, 5},
+    {"runnext_vs_steal_cas", s5cas_setup, check_all, 5},
+    {"runnext_vs_two_thieves", s5c_setup, check_all, 3},
     {"wraparound", s6_setup, check_fifo, 5},
     {"runqempty_never_lies", s7_setup, check_all, 7},
     {"park_ready_lock", s8_setup, s8_check, -1},
