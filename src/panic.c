@@ -60,13 +60,11 @@
 __thread struct gort__tls gort_tls
     __attribute__((tls_model("initial-exec"), visibility("default")));
 
-#if !GORT__INLINE_TLS
 __attribute__((noinline)) struct gort__tls *gort__tlsp(void)
 {
     __asm__ __volatile__("" ::: "memory");
     return &gort_tls;
 }
-#endif
 
 gort__scope *gort__tls_scope_get_slow(void)
 {

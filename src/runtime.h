@@ -930,35 +930,13 @@ bool gort__chan_thread_seen;
             gort__chan_thread_first_use();                                 \
     } while (0)
 
-/* panic.c: the address of this thread's gort_tls, computed afresh at each
- * call (it must not be reused after a switch): inline asm where the M is
- * read so (above), else a non-inlinable accessor.  gort__panicmsg is a
- * recoverable panic with a runtime message (Go's wording). */
-#if GORT__INLINE_TLS
-static inline __attribute__((always_inline)) struct gort__tls *gort__tlsp(void)
-{
-    struct gort__tls *t;
-#if defined(__x86_64__)
-    __asm__ __volatile__("movq gort_tls@gottpoff(%%rip), %0\n\t"
-                         "addq %%fs:0, %0"
-                         : "=r"(t)
-                         :
-                         : "memory", "cc");
-#else
-    void *off;
-    __asm__ __volatile__("adrp %1, :gottprel:gort_tls\n\t"
-                         "ldr %1, [%1, #:gottprel_lo12:gort_tls]\n\t"
-                         "mrs %0, tpidr_el0\n\t"
-                         "add %0, %0, %1"
-                         : "=&r"(t), "=&r"(off)
-                         :
-                         : "memory");
-#endif
-    return t;
-}
-#else
+/* panic.c: the thread's gort_tls, read through a non-inlinable accessor
+ * (the address must not be reused after a switch).  Not inline like the
+ * M above: inline (the same asm, addq %fs:0), TSan stopped reporting
+ * tests/sanitize/data_race.c's race in 6 runs of 6, for a reason not
+ * found; two calls a switch were not worth the doubt.  gort__panicmsg is
+ * a recoverable panic with a runtime message (Go's wording). */
 GORT_INTERNAL struct gort__tls *gort__tlsp(void);
-#endif
 GORT_INTERNAL _Noreturn void gort__throw(const char *msg);
 GORT_INTERNAL _Noreturn void gort__fatal(const char *msg);
 /* A fatal error with Go's "runtime: ..." line before it (detail ends in
