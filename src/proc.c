@@ -107,7 +107,7 @@ __thread __attribute__((tls_model("initial-exec"))) struct m *gort__tls_m;
 /* ------------------------------------------------------------------------ */
 /* Thread-locals.  noinline + a memory barrier: the compiler must re-read   */
 /* them after any call that may have moved the goroutine to another M       */
-/* (x86_64 and aarch64 read the M inline instead: runtime.h).                          */
+/* (x86_64 and aarch64 read the M inline instead: runtime.h).               */
 /* ------------------------------------------------------------------------ */
 
 #if !GORT__INLINE_TLS

@@ -627,10 +627,11 @@ static inline struct p *gort__allp(int32_t i)
 /* Thread-local state.  After a switch the caller may be on another thread, */
 /* so the M is read afresh at each call, never through an address the      */
 /* compiler computed before a switch and kept in a register or on the       */
-/* stack.  x86_64: inline, one volatile asm that reads %fs-relative at the  */
-/* point it stands (initial-exec: the offset from the GOT, a constant once  */
-/* ld links an executable); "memory" orders it like the call it replaces.   */
-/* Elsewhere: non-inlinable accessors with a compiler barrier.             */
+/* stack.  x86_64 and aarch64: inline, one volatile asm that reads from the */
+/* thread pointer at the point it stands (initial-exec: the offset from the */
+/* GOT, a constant once ld links an executable); "memory" orders it like    */
+/* the call it replaces.  Elsewhere: non-inlinable accessors with a         */
+/* compiler barrier.                                                        */
 /* ------------------------------------------------------------------------ */
 
 #if (defined(__x86_64__) || defined(__aarch64__)) && defined(__GNUC__)

@@ -535,13 +535,13 @@ static void mid_main(void *arg)
         ASSERT_GE(s.unblock_s, 600);
         /* Every wake-up's start is in the trace, the first of each
          * goroutine in each trace included (that one's "f" once went
-         * missing, the flow taken for one from an older trace: with the
+         * missing, its flow taken for one from an older trace: with the
          * stop's loss below, three, which failed this under qemu), but
-         * for one at the stop: main stops the trace
-         * while it runs, but when it was preempted mid-trip the ponger
-         * blocked in its send, and main's receive left it readied and
-         * not yet started (its start in the next trace carries no
-         * flow: the "s" is not in that trace). */
+         * for one at the stop.  main stops the trace while it runs, but
+         * when it was preempted mid-trip the ponger blocked in its send,
+         * and main's receive left it readied and not yet started (its
+         * start in the next trace carries no flow: the "s" is not in
+         * that trace). */
         ASSERT_GE(s.unblock_f, s.unblock_s - 1);
         ASSERT_GE(s.unblock_by_g, 600);
         ASSERT_EQ(s.creates, 0);
