@@ -66,10 +66,11 @@
 /* The wrappers                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* F_ALLOC: every allocation; F_ALIGNED, F_STRDUP: only aligned_alloc (G
- * slabs, Ps) or strdup (names), so that a test of one call does not
- * also take away the memory of the Ms the runtime may start meanwhile. */
-enum { F_ALLOC, F_MMAP, F_THREAD, F_ALIGNED, F_STRDUP, F_NKINDS };
+/* F_ALLOC: every allocation; F_ALIGNED, F_STRDUP: only aligned_alloc (Ps)
+ * or strdup (names); F_MMAP_G: only mmaps with MAP_POPULATE (the chunks
+ * Gs are cut from, g.c), so that a test of one call does not also take
+ * away the memory of the Ms the runtime may start meanwhile. */
+enum { F_ALLOC, F_MMAP, F_THREAD, F_ALIGNED, F_STRDUP, F_MMAP_G, F_NKINDS };
 
 static _Atomic long f_at[F_NKINDS];       /* fail call number f_at (0: off) */
 static _Atomic long f_calls[F_NKINDS];    /* calls since armed */
@@ -193,7 +194,7 @@ char *__wrap_strdup(const char *s)
 
 void *__wrap_mmap(void *a, size_t n, int prot, int fl, int fd, off_t off)
 {
-    if (fault_hit(F_MMAP)) {
+    if (fault_hit(F_MMAP) || ((fl & MAP_POPULATE) && fault_hit(F_MMAP_G))) {
         errno = ENOMEM;
         return MAP_FAILED;
     }
@@ -319,11 +320,11 @@ static void go_nomem_g_main(void *arg)
     (void)arg;
     gate = test_chan_make(1, 0);
     done = test_chan_make(sizeof(int), 100000);
-    fault_arm(F_ALIGNED, 1, true);
+    fault_arm(F_MMAP_G, 1, true);
     int n = spawn_until_fail(NULL);
     ASSERT_NOTHING_KEPT(gort_go(noop, NULL) == -1 && errno == ENOMEM);
-    fault_disarm(F_ALIGNED);
-    printf("%d goroutines started before ENOMEM (free Gs and the slab left)\n", n);
+    fault_disarm(F_MMAP_G);
+    printf("%d goroutines started before ENOMEM (free Gs and the chunk left)\n", n);
     fault_report();
     release_waiters(n);
     ASSERT_GT(gort_go(noop, NULL), 0);
