@@ -66,11 +66,11 @@
 /* The wrappers                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* F_ALLOC: every allocation; F_ALIGNED, F_STRDUP: only aligned_alloc (Ps)
- * or strdup (names); F_MMAP_G: only mmaps with MAP_POPULATE (the chunks
- * Gs are cut from, g.c), so that a test of one call does not also take
- * away the memory of the Ms the runtime may start meanwhile. */
-enum { F_ALLOC, F_MMAP, F_THREAD, F_ALIGNED, F_STRDUP, F_MMAP_G, F_NKINDS };
+/* F_ALLOC: every allocation; F_STRDUP: only strdup (names); F_MMAP_G:
+ * only mmaps with MAP_POPULATE (the chunks Gs are cut from, g.c), so that
+ * a test of one call does not also take away the memory of the Ms the
+ * runtime may start meanwhile. */
+enum { F_ALLOC, F_MMAP, F_THREAD, F_STRDUP, F_MMAP_G, F_NKINDS };
 
 static _Atomic long f_at[F_NKINDS];       /* fail call number f_at (0: off) */
 static _Atomic long f_calls[F_NKINDS];    /* calls since armed */
@@ -176,7 +176,7 @@ void *__wrap_realloc(void *p, size_t n)
 
 void *__wrap_aligned_alloc(size_t al, size_t n)
 {
-    if (fault_hit(F_ALIGNED) || fault_hit(F_ALLOC)) {
+    if (fault_hit(F_ALLOC)) {
         errno = ENOMEM;
         return NULL;
     }
