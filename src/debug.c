@@ -322,7 +322,7 @@ static int64_t m_id(struct m *mp)
  * snapshot that may be a little inconsistent). */
 void gort__schedtrace(bool detailed)
 {
-    int64_t now = gort_nanotime();
+    int64_t now = gort__nanotime();
     if (trace_start == 0)
         trace_start = now;
     line_t l = {.n = 0};

@@ -304,7 +304,7 @@ int gort_tcp_dial(const char *addr, int64_t timeout)
         errno = EINVAL;
         return -1;
     }
-    int64_t until = timeout > 0 ? gort_nanotime() + timeout : 0;
+    int64_t until = timeout > 0 ? gort__nanotime() + timeout : 0;
     struct addrinfo *res;
     if (resolve(host[0] ? host : NULL, port, 0, &res) != 0)
         return -1;
@@ -474,7 +474,7 @@ int gort_wait_fd(int fd, int events, int64_t timeout)
     } else {
         /* timeout 0: a poll (a deadline already past, after the level
          * check); < 0: no timeout. */
-        int64_t until = timeout > 0 ? gort_nanotime() + timeout
+        int64_t until = timeout > 0 ? gort__nanotime() + timeout
                                     : timeout == 0 ? 1 : 0;
         r = gort__pd_wait(pd, events, until, true);
     }

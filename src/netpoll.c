@@ -674,7 +674,7 @@ static int plain_wait(struct gort__pd *pd, int modes, int64_t until)
             return -err;
         /* The fd's deadlines are watched here too: their timers run only
          * while the scheduler does (not before gort_run, for one). */
-        int64_t now = gort_nanotime();
+        int64_t now = gort__nanotime();
         int64_t end = until;
         for (int m = GORT_READ; m <= GORT_WRITE; m <<= 1) {
             if (!(modes & m))
@@ -707,7 +707,7 @@ static int plain_wait(struct gort__pd *pd, int modes, int64_t until)
         } else if (r < 0 && errno != EINTR) {
             return -errno;
         }
-        if (until > 0 && gort_nanotime() >= until)
+        if (until > 0 && gort__nanotime() >= until)
             return -ETIMEDOUT;
     }
 }
@@ -750,7 +750,7 @@ int gort__pd_wait(struct gort__pd *pd, int modes, int64_t until, bool level)
             return m;
         }
     }
-    if (until > 0 && until <= gort_nanotime()) {
+    if (until > 0 && until <= gort__nanotime()) {
         pd_unlock(pd);
         return -ETIMEDOUT;
     }
@@ -799,7 +799,7 @@ int gort__pd_err(struct gort__pd *pd, int mode)
         /* A plain thread: a deadline whose timer has not run (the
          * scheduler may not be running) has passed all the same. */
         int64_t d = atomic_load(mode == GORT_READ ? &pd->rd : &pd->wd);
-        if (d > 0 && d <= gort_nanotime())
+        if (d > 0 && d <= gort__nanotime())
             e = ETIMEDOUT;
     }
     return e;
@@ -851,7 +851,7 @@ bool gort__pd_ensure_registered(struct gort__pd *pd, int *err)
 
 int gort__pd_set_deadline(struct gort__pd *pd, int64_t abs, int dirs)
 {
-    int64_t now = abs > 0 ? gort_nanotime() : 0;
+    int64_t now = abs > 0 ? gort__nanotime() : 0;
     if (abs < 0)
         abs = 1;        /* "in the past" */
     pd_lock(pd);

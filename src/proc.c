@@ -506,7 +506,7 @@ static int newm(struct p *pp, bool spinning, int64_t id, bool retry)
     mp->nextp = pp;
     mp->spinning = spinning;
     mp->fastrand[0] = (uint32_t)(id * 0x9e3779b9u) | 1;
-    mp->fastrand[1] = (uint32_t)(gort_nanotime() ^ (uint64_t)(uintptr_t)mp) | 1;
+    mp->fastrand[1] = (uint32_t)(gort__nanotime() ^ (uint64_t)(uintptr_t)mp) | 1;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -874,7 +874,7 @@ static void retirep_locked(struct p *pp)
 /* Runs the expired timers of every P (after the timer sleeper woke). */
 static void runalltimers(void)
 {
-    int64_t now = gort_nanotime();
+    int64_t now = gort__nanotime();
     for (int32_t i = 0; i < sched.nallp; i++) {
         struct p *p2 = gort__allp(i);
         if (p2 && atomic_load_explicit(&p2->timer0when, memory_order_acquire))
@@ -914,7 +914,7 @@ static bool timersleep(struct m *mp)
     int n = 0;
     bool exiting = atomic_load_explicit(&sched.exiting, memory_order_acquire);
     if (!anywork() && !exiting) {
-        int64_t now = until ? gort_nanotime() : 0;
+        int64_t now = until ? gort__nanotime() : 0;
         if (np) {
             if (until == 0 || until > now)
                 list = gort__netpoll(until ? until - now : -1, &n);
@@ -1315,7 +1315,7 @@ void gort__gswitch(int act)
          * a switch on some VMs): a due timer waits at most 3 switches. */
         int64_t tw = atomic_load_explicit(&pp->timer0when, memory_order_relaxed);
         if (unlikely(tw != 0) && (++pp->timercheck & 3) == 0 &&
-            tw <= gort_nanotime())
+            tw <= gort__nanotime())
             normal = false;
         if (likely(normal) && !(gq != 0 && pp->schedtick % 61 == 0)) {
             next = gort__runqget(pp, &inherit);

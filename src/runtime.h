@@ -44,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "../include/gort.h"
 #include "sanitizer.h"
@@ -1033,6 +1034,15 @@ GORT_INTERNAL void gort__sigurg(int sig, void *info, void *ctx);
 /* Cooperative check inside runtime calls.  The hint stays up until
  * sysmon's next round (up to 10 ms) after the marked goroutine yielded,
  * so the goroutine's own mark is tested here, inline, before the call. */
+/* CLOCK_MONOTONIC in nanoseconds, for the runtime's own use: no
+ * preemption check, unlike the public gort_nanotime. */
+static inline int64_t gort__nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static inline void gort__preempt_check(void)
 {
     if (unlikely(GORT__RELAXED_LOAD(gort__preempt_pending) != 0)) {

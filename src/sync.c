@@ -219,10 +219,10 @@ __attribute__((noinline)) static void mutex_lock_slow(gort_mutex *m,
         /* A goroutine that already waited goes back to the front. */
         bool lifo = wait_start != 0;
         if (wait_start == 0)
-            wait_start = gort_nanotime();
+            wait_start = gort__nanotime();
         gort__semacquire(&m->sema, lifo, waitReasonSyncMutexLock);
         starving = starving ||
-                   gort_nanotime() - wait_start > STARVATION_THRESHOLD_NS;
+                   gort__nanotime() - wait_start > STARVATION_THRESHOLD_NS;
         old = ld_rlx(st);
         if ((old & mutexStarving) != 0) {
             /* Handed to us by a starving Unlock: the locked bit is not set

@@ -177,7 +177,7 @@ static void sysmon_sleep(int64_t ns)
     atomic_store(&sched.sysmonnote, 0);
     if (unlikely(atomic_load(&gort__sigquit_pending)))
         gort__sigquit_dump();   /* prints every goroutine, exits 2 */
-    coarse_tick(gort_nanotime());
+    coarse_tick(gort__nanotime());
 }
 
 void gort__sysmon_wake(void)
@@ -187,7 +187,7 @@ void gort__sysmon_wake(void)
         /* sysmon slept, maybe for a minute: goroutines about to run must
          * not park with that stale time (a clock read here is cheap next
          * to the futex wake). */
-        coarse_tick(gort_nanotime());
+        coarse_tick(gort__nanotime());
         atomic_store(&sched.sysmonnote, 1);
         gort__futexwakeup(&sched.sysmonnote, 1);
     }
@@ -229,7 +229,7 @@ static void *sysmon(void *unused)
     pthread_sigmask(SIG_SETMASK, &all, NULL);
     gort__trace_sysmon_thread();
     gort__preempt_calibrate();
-    coarse_tick(gort_nanotime());
+    coarse_tick(gort__nanotime());
     gort__traceback_init();
     int64_t delay = 20, idle = 0;    /* us */
     bool running = false;
@@ -243,7 +243,7 @@ static void *sysmon(void *unused)
         if (delay > 10 * 1000)
             delay = 10 * 1000;
         sysmon_sleep((running && delay > 1000 ? 1000 : delay) * 1000);
-        int64_t now = gort_nanotime();
+        int64_t now = gort__nanotime();
         if (gort__debug.schedtrace > 0 &&
             lasttrace + gort__debug.schedtrace * GORT_MS <= now) {
             lasttrace = now;
@@ -273,7 +273,7 @@ static void *sysmon(void *unused)
             idle = 0;
             /* Every P was idle: a goroutine running now started after we
              * looked, whatever its P's schedtick says. */
-            restart_slices(gort_nanotime());
+            restart_slices(gort__nanotime());
             continue;
         }
         unstrand(now, &stranded);
@@ -316,7 +316,7 @@ static void sysmon_create(void)
 
 void gort__sysmon_start(void)
 {
-    coarse_tick(gort_nanotime());   /* before main's goroutines park */
+    coarse_tick(gort__nanotime());   /* before main's goroutines park */
     if (!atomic_exchange(&sysmon_started, true))
         sysmon_create();
     gort__sysmon_wake();

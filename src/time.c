@@ -60,17 +60,21 @@
 
 #define sched gort__sched
 
+/* The public clock is a cooperative preemption point, the runtime's own
+ * reads (gort__nanotime, runtime.h) are not: a goroutine that busy-waits
+ * on the clock spends its time in gort and the vDSO, where no preemption
+ * signal lands, and without this check it would keep its P for as long
+ * as it waits (preempt_nanotime_loop_1p). */
 int64_t gort_nanotime(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * GORT_SEC + ts.tv_nsec;
+    gort__preempt_check();
+    return gort__nanotime();
 }
 
 /* now + d without overflow; always > 0 (0 means "no timer"). */
 static int64_t when_after(int64_t d)
 {
-    int64_t now = gort_nanotime();
+    int64_t now = gort__nanotime();
     if (d <= 0)
         return now;
     if (d > INT64_MAX - now)
@@ -323,7 +327,7 @@ int64_t gort__checktimers(struct p *pp, int64_t now, int *ran)
     if (next == 0)
         return 0;
     if (now == 0)
-        now = gort_nanotime();
+        now = gort__nanotime();
     if (next > now)
         return next;
     /* At most RUNQ_SIZE/2 per call: a burst of expired sleepers (100,000

@@ -214,7 +214,7 @@ static inline int64_t tclock(void)
     __asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
     return v;
 #else
-    return gort_nanotime();
+    return gort__nanotime();
 #endif
 }
 
@@ -285,8 +285,8 @@ static struct tbuf *reserve_slow(struct tstate *st, int lane, uint32_t need,
         b = getbuf();
         if (!b) {
             /* The writer fell behind: wait a little, then drop. */
-            int64_t until = gort_nanotime() + WAIT_NS;
-            while (!b && gort_nanotime() < until &&
+            int64_t until = gort__nanotime() + WAIT_NS;
+            while (!b && gort__nanotime() < until &&
                    atomic_load(&gort__tracing)) {
                 gort__osyield();
                 b = getbuf();
@@ -1143,7 +1143,7 @@ int gort_trace_start(const char *path)
     trace.writer_stop = false;
     trace.first = true;
     trace.t0 = 0;       /* event times are made relative at conversion */
-    trace.ns0 = gort_nanotime();
+    trace.ns0 = gort__nanotime();
     trace.tk0 = tclock();
     static const char head[] = "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
     oput(head, sizeof head - 1);
@@ -1219,7 +1219,7 @@ static int stop(bool bounded)
     atomic_store(&trace.wake, 1);
     gort__futexwakeup(&trace.wake, 1);
     pthread_join(trace.writer, NULL);
-    int64_t tk1 = tclock(), ns1 = gort_nanotime();
+    int64_t tk1 = tclock(), ns1 = gort__nanotime();
     trace.scale = tk1 > trace.tk0 && ns1 > trace.ns0
                       ? (double)(ns1 - trace.ns0) / (double)(tk1 - trace.tk0)
                       : 1.0;

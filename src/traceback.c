@@ -499,10 +499,10 @@ static void capture_running(struct m *self)
         atomic_store(&ms[i]->dumpack, 0);
         gort__signal_dump(ms[i]);
     }
-    int64_t deadline = gort_nanotime() + 100 * GORT_MS;
+    int64_t deadline = gort__nanotime() + 100 * GORT_MS;
     for (int i = 0; i < k; i++) {
         while (!atomic_load_explicit(&ms[i]->dumpack, memory_order_acquire) &&
-               gort_nanotime() < deadline)
+               gort__nanotime() < deadline)
             gort__usleep(100);
         if (!atomic_load_explicit(&ms[i]->dumpack, memory_order_acquire) ||
             ms[i]->dumpgoid == 0)
@@ -562,7 +562,7 @@ static void print_g(wbuf *w, const gsnap *s, const frames *f, bool sym,
 static void dump_gs(wbuf *w, struct g **gs, size_t ng, struct g *first,
                     const frames *ff, bool sym, bool probe)
 {
-    int64_t now = gort_nanotime();
+    int64_t now = gort__nanotime();
     uint64_t gen = atomic_load(&sched.gen);
     bool any = false;
     gsnap s;

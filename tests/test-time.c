@@ -1767,6 +1767,47 @@ TEST_IMPL(preempt_async_spin_1p)
     return 0;
 }
 
+/* A busy-wait on the clock: a goroutine that spins for 300 ms on
+ * gort_nanotime() alone spends its time in gort and the vDSO, where no
+ * preemption signal lands (preempt.c: only the program's own text is a
+ * safe point), so only the cooperative check in gort_nanotime can let
+ * main, on the same P, run its 1 ms sleeps meanwhile.  With
+ * asyncpreemptoff=1, so that only that path is taken. */
+static void clock_hog(void *arg)
+{
+    (void)arg;
+    int64_t before = atomic_load(&nc_ticks);
+    int64_t t0 = gort_nanotime();
+    while (gort_nanotime() - t0 < 300 * GORT_MS) {
+    }
+    atomic_store(&nc_during, atomic_load(&nc_ticks) - before);
+    atomic_store(&nc_done, 1);
+}
+
+static void clock_hog_main(void *arg)
+{
+    (void)arg;
+    atomic_store(&nc_done, 0);
+    atomic_store(&nc_ticks, 0);
+    go_or_die(clock_hog, NULL);
+    while (!atomic_load(&nc_done)) {
+        gort_sleep(GORT_MS);
+        atomic_fetch_add(&nc_ticks, 1);
+    }
+}
+
+TEST_IMPL(preempt_nanotime_loop_1p)
+{
+    TEST_SETENV("GORTDEBUG", "asyncpreemptoff=1");
+    start(1, clock_hog_main, NULL);
+    printf("main ticked %" PRId64 " times during 300 ms of gort_nanotime()\n",
+           nc_during);
+    /* 300 ticks with 1 ms sleeps and 10 ms slices: ~25; none at all
+     * without the check. */
+    ASSERT_GT(nc_during, 5);
+    return 0;
+}
+
 /* Hogs on every P, each doing `body` (one of the variants below), while
  * main sleeps 30 x 1 ms; then stop. */
 static _Atomic int64_t main_sleeps;
