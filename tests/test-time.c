@@ -1735,11 +1735,17 @@ static void nc_hog(void *arg)
     pthread_detach(th);
 }
 
+/* Main's side: start the hog (arg: a struct hogfn, or NULL for nc_hog),
+ * then tick every 1 ms until it says it is done. */
+struct hogfn {
+    void (*fn)(void *);
+};
+
 static void nc_main(void *arg)
 {
-    (void)arg;
+    const struct hogfn *h = arg;
     hogs_reset();
-    go_or_die(nc_hog, NULL);
+    go_or_die(h ? h->fn : nc_hog, NULL);
     while (!atomic_load(&nc_done)) {
         gort_sleep(GORT_MS);
         atomic_fetch_add(&nc_ticks, 1);
@@ -1784,22 +1790,11 @@ static void clock_hog(void *arg)
     atomic_store(&nc_done, 1);
 }
 
-static void clock_hog_main(void *arg)
-{
-    (void)arg;
-    atomic_store(&nc_done, 0);
-    atomic_store(&nc_ticks, 0);
-    go_or_die(clock_hog, NULL);
-    while (!atomic_load(&nc_done)) {
-        gort_sleep(GORT_MS);
-        atomic_fetch_add(&nc_ticks, 1);
-    }
-}
-
 TEST_IMPL(preempt_nanotime_loop_1p)
 {
+    static const struct hogfn h = {clock_hog};
     TEST_SETENV("GORTDEBUG", "asyncpreemptoff=1");
-    start(1, clock_hog_main, NULL);
+    start(1, nc_main, (void *)&h);
     printf("main ticked %" PRId64 " times during 300 ms of gort_nanotime()\n",
            nc_during);
     /* 300 ticks with 1 ms sleeps and 10 ms slices: ~25; none at all
