@@ -257,12 +257,10 @@ static void *sysmon(void *unused)
             }
             atomic_store(&sched.sysmonwait, 1);
             atomic_thread_fence(memory_order_seq_cst);
-            if (gort__debug.schedtrace > 0 &&
-            lasttrace + gort__debug.schedtrace * GORT_MS <= now) {
-            lasttrace = now;
-            gort__schedtrace(gort__debug.scheddetail > 0);
-        }
-        if (all_idle() && gort__debug.schedtrace <= 0) {
+            /* Announced: look again.  Work that came back before the
+             * announcement woke nobody (gort__sysmon_wake read 0), so it
+             * must be seen here. */
+            if (all_idle()) {
                 int64_t next = gort__timesleepuntil();
                 int64_t ns = 60 * GORT_SEC;
                 if (next && next - now < ns)
