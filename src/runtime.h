@@ -1031,11 +1031,8 @@ GORT_INTERNAL void gort__preempt_calibrate(void);
 GORT_INTERNAL void gort__preemptone(struct p *pp, int64_t now);
 GORT_INTERNAL void gort__rescue_probe(struct p *pp);
 GORT_INTERNAL void gort__sigurg(int sig, void *info, void *ctx);
-/* Cooperative check inside runtime calls.  The hint stays up until
- * sysmon's next round (up to 10 ms) after the marked goroutine yielded,
- * so the goroutine's own mark is tested here, inline, before the call. */
-/* CLOCK_MONOTONIC in nanoseconds, for the runtime's own use: no
- * preemption check, unlike the public gort_nanotime. */
+/* CLOCK_MONOTONIC in nanoseconds, inline for the runtime's own reads (the
+ * switch reads it); gort_nanotime is the public, out-of-line twin. */
 static inline int64_t gort__nanotime(void)
 {
     struct timespec ts;
@@ -1043,6 +1040,9 @@ static inline int64_t gort__nanotime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Cooperative check inside runtime calls.  The hint stays up until
+ * sysmon's next round (up to 10 ms) after the marked goroutine yielded,
+ * so the goroutine's own mark is tested here, inline, before the call. */
 static inline void gort__preempt_check(void)
 {
     if (unlikely(GORT__RELAXED_LOAD(gort__preempt_pending) != 0)) {

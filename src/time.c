@@ -61,7 +61,7 @@
 #define sched gort__sched
 
 /* Not a preemption point (a busy-wait on it is not preempted: its time is
- * in gort and the vDSO, where no signal lands; docs/preemption.md).  A
+ * in gort and the vDSO, where no signal lands; docs/reliability.md).  A
  * check here broke tests/sanitize/data_race.c's rendezvous (TSan: the
  * two adders ended up taking turns on one thread): left for later. */
 int64_t gort_nanotime(void)
