@@ -251,7 +251,9 @@ GORT_EXPORT int gort_select(gort_case *cases, int n, int flags);
 #define GORT_MS  ((int64_t)1000 * 1000)
 #define GORT_SEC ((int64_t)1000 * 1000 * 1000)
 
-/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
+/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC).  A cooperative
+ * preemption point, so that a goroutine busy-waiting on the clock does not
+ * keep its P (docs/preemption.md); not for signal handlers. */
 GORT_EXPORT int64_t gort_nanotime(void);
 
 /* Go's time.Sleep: parks the calling goroutine for at least ns

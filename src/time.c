@@ -60,12 +60,14 @@
 
 #define sched gort__sched
 
-/* Not a preemption point (a busy-wait on it is not preempted: its time is
- * in gort and the vDSO, where no signal lands; docs/reliability.md).  A
- * check here broke tests/sanitize/data_race.c's rendezvous (TSan: the
- * two adders ended up taking turns on one thread): left for later. */
+/* The public clock is a cooperative preemption point, the runtime's own
+ * reads (gort__nanotime, runtime.h) are not: a goroutine that busy-waits
+ * on the clock spends its time in gort and the vDSO, where no preemption
+ * signal lands, and without this check it would keep its P for as long
+ * as it waits (preempt_nanotime_loop_1p). */
 int64_t gort_nanotime(void)
 {
+    gort__preempt_check();
     return gort__nanotime();
 }
 

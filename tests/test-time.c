@@ -1735,11 +1735,17 @@ static void nc_hog(void *arg)
     pthread_detach(th);
 }
 
+/* Main's side: start the hog (arg: a struct hogfn, or NULL for nc_hog),
+ * then tick every 1 ms until it says it is done. */
+struct hogfn {
+    void (*fn)(void *);
+};
+
 static void nc_main(void *arg)
 {
-    (void)arg;
+    const struct hogfn *h = arg;
     hogs_reset();
-    go_or_die(nc_hog, NULL);
+    go_or_die(h ? h->fn : nc_hog, NULL);
     while (!atomic_load(&nc_done)) {
         gort_sleep(GORT_MS);
         atomic_fetch_add(&nc_ticks, 1);
@@ -1764,6 +1770,37 @@ TEST_IMPL(preempt_async_spin_1p)
     printf("async preemption: main ticked %" PRId64 " times during the "
            "spin\n", nc_during);
     ASSERT_GT(nc_during, 0);
+    return 0;
+}
+
+/* A busy-wait on the clock: a goroutine that spins on gort_nanotime()
+ * alone spends its time in gort and the vDSO, where no preemption signal
+ * lands (preempt.c: only the program's own text is a safe point), so only
+ * the cooperative check in gort_nanotime can let main, on the same P, run
+ * its 1 ms sleeps meanwhile.  With asyncpreemptoff=1, so that only that
+ * path is taken.  The hog waits until main has ticked 3 times (~30 ms:
+ * one tick per 10 ms slice), for at most 5 s (under Valgrind, sysmon's
+ * rounds come ~150 ms apart); without the check main never ticks. */
+static void clock_hog(void *arg)
+{
+    (void)arg;
+    int64_t before = atomic_load(&nc_ticks);
+    int64_t t0 = gort_nanotime();
+    while (gort_nanotime() - t0 < 5 * GORT_SEC &&
+           atomic_load_explicit(&nc_ticks, memory_order_relaxed) - before < 3) {
+    }
+    atomic_store(&nc_during, atomic_load(&nc_ticks) - before);
+    atomic_store(&nc_done, 1);
+}
+
+TEST_IMPL(preempt_nanotime_loop_1p)
+{
+    static const struct hogfn h = {clock_hog};
+    TEST_SETENV("GORTDEBUG", "asyncpreemptoff=1");
+    start(1, nc_main, (void *)&h);
+    printf("main ticked %" PRId64 " times while a goroutine spun on "
+           "gort_nanotime()\n", nc_during);
+    ASSERT_GE(nc_during, 3);
     return 0;
 }
 

@@ -50,7 +50,7 @@ check "tsan reports the goroutines' data race" "$o" $? nonzero \
     "Location is global 'counter'"
 TSAN_OPTIONS=halt_on_error=1 "$tsan/sanitize/data_race_fixed" >"$o" 2>&1
 check "tsan: the fixed program reports nothing" "$o" $? 0 "!Sanitizer" "!WARNING" \
-    "counter = 200000 (of 200000)"
+    "counter = 2000000 (of 2000000)"
 rm -f "$o"
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

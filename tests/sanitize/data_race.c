@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define N 100000
+#define N 1000000
 
 static int counter;
 #ifdef FIXED
@@ -30,7 +30,10 @@ static __attribute__((noinline)) void adder(void *arg)
     (void)arg;
     /* Both start adding together, on two Ms (TSan treats a switch on one
      * M as an ordering: goroutines that only take turns on one thread
-     * are not reported; docs/reliability.md). */
+     * are not reported; docs/reliability.md).  Each is wired to its own
+     * M, so that neither the wait below (gort_nanotime is a preemption
+     * point) nor a preemption can leave them taking turns on one. */
+    gort_lock_os_thread();
     atomic_fetch_add(&ready, 1);
     int64_t give_up = gort_nanotime() + GORT_SEC;
     while (atomic_load(&ready) < 2 && gort_nanotime() < give_up)
@@ -45,6 +48,7 @@ static __attribute__((noinline)) void adder(void *arg)
 #endif
     }
     int mine = N;
+    gort_unlock_os_thread();
     gort_chan_send(results, &mine);
     gort_waitgroup_done(&wg);
 }
@@ -54,12 +58,13 @@ static void main_g(void *arg)
     (void)arg;
     results = gort_chan_make(sizeof(int), 2);
     gort_waitgroup_add(&wg, 2);
-    /* The first adder spins on its P; main, woken from its sleep on the
-     * other P, starts the second one there. */
+    /* Started back to back: the second is in the first's P's queue, so
+     * the other P is woken and steals it, and the wait in adder is short
+     * (a long one would be preempted, and a preempted adder might come
+     * back only after the other had finished). */
     for (int i = 0; i < 2; i++) {
         if (gort_go(adder, NULL) < 0)
             abort();
-        gort_sleep(20 * GORT_MS);
     }
     gort_waitgroup_wait(&wg);
     int a, b;
