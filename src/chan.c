@@ -206,27 +206,6 @@ void gort__chanlock_slow(gort__chanlock *l)
 #define ld_rlx(p) atomic_load_explicit((p), memory_order_relaxed)
 #define st_rel(p, v) atomic_store_explicit((p), (v), memory_order_release)
 
-/* Would a send block right now?  (One word read; see "Racy reads".) */
-static inline bool full(hchan *c)
-{
-    if (c->dataqsiz == 0)
-        return ld_acq(&c->recvq.first) == NULL;
-    return ld_acq(&c->qcount) == c->dataqsiz;
-}
-
-/* Would a receive block right now? */
-static inline bool empty(hchan *c)
-{
-    if (c->dataqsiz == 0)
-        return ld_acq(&c->sendq.first) == NULL;
-    return ld_acq(&c->qcount) == 0;
-}
-
-static inline char *chanbuf(hchan *c, size_t i)
-{
-    return c->buf + i * c->elemsize;
-}
-
 /* Element copy: a fixed-size copy the compiler inlines for the common
  * word-sized elements, memcpy for the rest. */
 static inline void elemmove(const hchan *c, void *dst, const void *src)
@@ -253,6 +232,281 @@ static inline void elemclr(const hchan *c, void *dst)
 {
     if (c->elemsize != 0)
         memset(dst, 0, c->elemsize);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The ring                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A position: lap << 32 | index, the lap counted modulo 2^31; POS_SLOW
+ * marks a frozen ring.  A channel of 0-byte elements has no slots, and
+ * its positions are plain counters (modulo 2^63), always frozen. */
+#define POS_SLOW ((uint64_t)1 << 63)
+#define POS_LAP ((uint64_t)1 << 32)
+#define RING_MAX_SLOTS ((size_t)1 << 31)
+/* Where a ring starts: two laps before the lap counter wraps, so that
+ * every channel that goes round twice (most tests) goes through the wrap,
+ * which otherwise would come only after 2^31 laps. */
+#define POS_START (((POS_LAP << 31) - 2 * POS_LAP) & ~POS_SLOW)
+
+typedef struct chanslot {
+    _Atomic uint64_t stamp;
+    unsigned char elem[];
+} chanslot;
+
+static inline chanslot *slot_at(const hchan *c, uint64_t pos)
+{
+    return (chanslot *)(c->buf + (size_t)(uint32_t)pos * c->slotsize);
+}
+
+/* The position after pos (pos without POS_SLOW). */
+static inline uint64_t pos_next(const hchan *c, uint64_t pos)
+{
+    if ((uint32_t)pos + 1 < c->dataqsiz)
+        return pos + 1;
+    return ((pos | (POS_LAP - 1)) + 1) & ~POS_SLOW;
+}
+
+/* The stamp that frees pos's slot for the next lap's writer. */
+static inline uint64_t pos_nextlap(uint64_t pos)
+{
+    return (pos + POS_LAP) & ~POS_SLOW;
+}
+
+/* Elements from position r to position s, 0 if s is before r (racy
+ * reads taken at different moments; exact under the lock). */
+static inline size_t ring_dist(const hchan *c, uint64_t r, uint64_t s)
+{
+    int64_t d;
+    if (c->slotsize == 0) {
+        d = (int64_t)((s - r) << 1) >> 1;
+    } else {
+        int64_t laps = (int64_t)((((s >> 32) - (r >> 32)) & 0x7fffffff) << 33) >> 33;
+        d = laps * (int64_t)c->dataqsiz + (int64_t)(uint32_t)s -
+            (int64_t)(uint32_t)r;
+    }
+    return d < 0 ? 0 : (size_t)d;
+}
+
+/* The lock-free send: true if the value went in, false to take the lock
+ * (the ring is frozen, full, or its next slot is still being drained). */
+static inline bool ring_send(hchan *c, const void *ep)
+{
+    gort__chanring *r = c->ring;
+    uint64_t pos = ld_rlx(&r->sendpos);
+    for (;;) {
+        if (pos & POS_SLOW)
+            return false;
+        chanslot *sl = slot_at(c, pos);
+        if (ld_acq(&sl->stamp) == pos) {
+            if (atomic_compare_exchange_weak_explicit(
+                    &r->sendpos, &pos, pos_next(c, pos), memory_order_relaxed,
+                    memory_order_relaxed)) {
+                elemmove(c, sl->elem, ep);
+                st_rel(&sl->stamp, pos + 1);
+                return true;
+            }
+            continue;
+        }
+        uint64_t now = ld_rlx(&r->sendpos);
+        if (now == pos)
+            return false;
+        pos = now;
+    }
+}
+
+/* The lock-free receive: true if a value came out (into ep unless NULL),
+ * false to take the lock. */
+static inline bool ring_recv(hchan *c, void *ep)
+{
+    gort__chanring *r = c->ring;
+    uint64_t pos = ld_rlx(&r->recvpos);
+    for (;;) {
+        if (pos & POS_SLOW)
+            return false;
+        chanslot *sl = slot_at(c, pos);
+        if (ld_acq(&sl->stamp) == pos + 1) {
+            if (atomic_compare_exchange_weak_explicit(
+                    &r->recvpos, &pos, pos_next(c, pos), memory_order_relaxed,
+                    memory_order_relaxed)) {
+                if (ep != NULL)
+                    elemmove(c, ep, sl->elem);
+                st_rel(&sl->stamp, pos_nextlap(pos));
+                return true;
+            }
+            continue;
+        }
+        uint64_t now = ld_rlx(&r->recvpos);
+        if (now == pos)
+            return false;
+        pos = now;
+    }
+}
+
+/* Freezing: after these two RMWs no lock-free operation can start
+ * (each CASes a position it read without POS_SLOW); those that already
+ * claimed a position finish on their own, and the lock holder waits for
+ * their stamps (stamp_wait). */
+void gort__chan_freeze(hchan *c)
+{
+    atomic_fetch_or_explicit(&c->ring->sendpos, POS_SLOW, memory_order_acq_rel);
+    atomic_fetch_or_explicit(&c->ring->recvpos, POS_SLOW, memory_order_acq_rel);
+    c->slow = true;
+}
+
+/* Thawing: while frozen only the lock holder writes the positions, so
+ * plain stores do; release, so that a lock-free operation that reads the
+ * new position sees the stamps written under the lock. */
+void gort__chan_thaw(hchan *c)
+{
+    gort__chanring *r = c->ring;
+    st_rel(&r->sendpos, ld_rlx(&r->sendpos) & ~POS_SLOW);
+    st_rel(&r->recvpos, ld_rlx(&r->recvpos) & ~POS_SLOW);
+    c->slow = false;
+}
+
+/* Waits for a slot's stamp: a lock-free operation that claimed the
+ * position before the freeze is a few instructions from writing it. */
+static inline void stamp_wait(chanslot *sl, uint64_t want)
+{
+    for (int i = 0; ld_acq(&sl->stamp) != want; i++) {
+        if (i < 64)
+            gort__procyield(1);
+        else
+            gort__osyield();
+    }
+}
+
+/* Buffered elements, exactly (c locked, so frozen). */
+static inline size_t buf_count(hchan *c)
+{
+    return ring_dist(c, ld_rlx(&c->ring->recvpos), ld_rlx(&c->ring->sendpos));
+}
+
+/* Appends *ep (c locked, buf_count < dataqsiz). */
+static inline void buf_push(hchan *c, const void *ep)
+{
+    gort__chanring *r = c->ring;
+    uint64_t pos = ld_rlx(&r->sendpos) & ~POS_SLOW;
+    if (c->slotsize == 0) {
+        atomic_store_explicit(&r->sendpos, ((pos + 1) & ~POS_SLOW) | POS_SLOW,
+                              memory_order_relaxed);
+        return;
+    }
+    chanslot *sl = slot_at(c, pos);
+    stamp_wait(sl, pos);
+    elemmove(c, sl->elem, ep);
+    st_rel(&sl->stamp, pos + 1);
+    atomic_store_explicit(&r->sendpos, pos_next(c, pos) | POS_SLOW,
+                          memory_order_relaxed);
+}
+
+/* Takes the head into ep unless NULL (c locked, buf_count > 0). */
+static inline void buf_pop(hchan *c, void *ep)
+{
+    gort__chanring *r = c->ring;
+    uint64_t pos = ld_rlx(&r->recvpos) & ~POS_SLOW;
+    if (c->slotsize == 0) {
+        atomic_store_explicit(&r->recvpos, ((pos + 1) & ~POS_SLOW) | POS_SLOW,
+                              memory_order_relaxed);
+        return;
+    }
+    chanslot *sl = slot_at(c, pos);
+    stamp_wait(sl, pos + 1);
+    if (ep != NULL)
+        elemmove(c, ep, sl->elem);
+    st_rel(&sl->stamp, pos_nextlap(pos));
+    atomic_store_explicit(&r->recvpos, pos_next(c, pos) | POS_SLOW,
+                          memory_order_relaxed);
+}
+
+/* A blocking send that found the ring full (a receive that found it
+ * empty) spins a little on the lock-free operation before taking the lock
+ * to park: a peer running on another P frees a slot (fills one) within a
+ * few hundred nanoseconds, and a park costs that peer a wake-up (goready,
+ * a steal) for every element.  Only where spinning can pay
+ * (gort__canspin: several CPUs, other Ps busy, nobody queued on ours),
+ * and only while the ring is not frozen. */
+enum { RING_SPIN = 4, RING_SPIN_CNT = 30 };
+
+static __attribute__((noinline)) bool ring_spin(hchan *c, const void *sep,
+                                                void *rep, bool send)
+{
+    if (!gort__canspin(0))
+        return false;
+    for (int i = 0; i < RING_SPIN; i++) {
+        gort__procyield(RING_SPIN_CNT);
+        if (ld_rlx(send ? &c->ring->sendpos : &c->ring->recvpos) & POS_SLOW)
+            return false;
+        if (send ? ring_send(c, sep) : ring_recv(c, rep))
+            return true;
+    }
+    return false;
+}
+
+/* Would a send block right now?  (See "Racy reads": sendpos is read
+ * before recvpos, so the count is never over what it was at the first
+ * read, and "full" was true then.) */
+static inline bool full(hchan *c)
+{
+    if (c->dataqsiz == 0)
+        return ld_acq(&c->recvq.first) == NULL;
+    uint64_t s = ld_acq(&c->ring->sendpos);
+    uint64_t r = ld_acq(&c->ring->recvpos);
+    return ring_dist(c, r, s) >= c->dataqsiz;
+}
+
+/* Would a receive block right now?  (recvpos first: the count is never
+ * under what it is at the second read, and "empty" is true then.) */
+static inline bool empty(hchan *c)
+{
+    if (c->dataqsiz == 0)
+        return ld_acq(&c->sendq.first) == NULL;
+    uint64_t r = ld_acq(&c->ring->recvpos);
+    uint64_t s = ld_acq(&c->ring->sendpos);
+    return ring_dist(c, r, s) == 0;
+}
+
+/* The same, for select.c. */
+bool gort__chan_fastsend(hchan *c, const void *ep)
+{
+    return ring_send(c, ep);
+}
+
+bool gort__chan_fastrecv(hchan *c, void *ep)
+{
+    return ring_recv(c, ep);
+}
+
+size_t gort__chan_bufcount(hchan *c)
+{
+    return buf_count(c);
+}
+
+void gort__chan_bufpush(hchan *c, const void *ep)
+{
+    buf_push(c, ep);
+}
+
+void gort__chan_bufpop(hchan *c, void *ep)
+{
+    buf_pop(c, ep);
+}
+
+/* Is the ring frozen, as seen by a sender (a receiver)?  Racy. */
+bool gort__chan_frozen(hchan *c, bool send)
+{
+    return (ld_rlx(send ? &c->ring->sendpos : &c->ring->recvpos) & POS_SLOW) != 0;
+}
+
+bool gort__chan_full(hchan *c)
+{
+    return full(c);
+}
+
+bool gort__chan_empty(hchan *c)
+{
+    return empty(c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -343,13 +597,6 @@ void gort__waitq_remove(waitq *q, sudog *sg)
  * empty (buffer and sendq) and locked. */
 static inline void senddirect(hchan *c, sudog *sg, const void *ep)
 {
-    if (c->dataqsiz != 0) {
-        /* Pretend the value went through the buffer: both indices move
-         * on, as they would have after a buffered send and receive. */
-        if (++c->recvx == c->dataqsiz)
-            c->recvx = 0;
-        c->sendx = c->recvx;
-    }
     if (sg->elem != NULL) {
         elemmove(c, sg->elem, ep);
         sg->elem = NULL;
@@ -359,21 +606,16 @@ static inline void senddirect(hchan *c, sudog *sg, const void *ep)
 
 /* A parked sender sg gives us its value (Go's recv).  Unbuffered: straight
  * from the sender's element.  Buffered (then full): the head of the ring
- * to us, the sender's value into the slot that frees, which is the tail.
- * The channel is locked. */
+ * to us, the sender's value to the tail, into the slot that frees.  The
+ * channel is locked. */
 static inline void recvdirect(hchan *c, sudog *sg, void *ep)
 {
     if (c->dataqsiz == 0) {
         if (ep != NULL)
             elemmove(c, ep, sg->elem);
     } else {
-        char *qp = chanbuf(c, c->recvx);
-        if (ep != NULL)
-            elemmove(c, ep, qp);
-        elemmove(c, qp, sg->elem);
-        if (++c->recvx == c->dataqsiz)
-            c->recvx = 0;
-        c->sendx = c->recvx;
+        buf_pop(c, ep);
+        buf_push(c, sg->elem);
     }
     sg->elem = NULL;
     sg->success = true;
@@ -462,16 +704,26 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
         errno = EINVAL;
         return NULL;
     }
+    /* A buffered channel's slot: the stamp, then the element (8-byte
+     * aligned).  0-byte elements need no slots, only the positions. */
+    size_t slotsize = 0;
+    if (cap != 0 && elem_size != 0) {
+        slotsize = sizeof(chanslot) + ((elem_size + 7) & ~(size_t)7);
+        if (cap > RING_MAX_SLOTS || cap > CHAN_BUF_MAX / slotsize) {
+            errno = EINVAL;
+            return NULL;
+        }
+    }
     size_t hdr = (sizeof(hchan) + 63) & ~(size_t)63;
-    size_t mem = elem_size * cap;
-    size_t total = (hdr + mem + 63) & ~(size_t)63;
+    size_t ring = cap != 0 ? sizeof(gort__chanring) : 0;
+    size_t total = hdr + ring + slotsize * cap;
     /* Cache-line aligned: the lock word should not share a line with the
-     * neighbours' hot data.  Aligned by hand inside a plain malloc block
-     * (whose address is kept just below the channel): glibc's
-     * aligned_alloc splits a bigger chunk and frees the rest, and with
-     * a channel per goroutine (skynet) make and free cost ~5% of the run
-     * in its chunk consolidation; small mallocs come from its per-thread
-     * cache. */
+     * neighbours' hot data, nor the ring's positions with each other.
+     * Aligned by hand inside a plain malloc block (whose address is kept
+     * just below the channel): glibc's aligned_alloc splits a bigger
+     * chunk and frees the rest, and with a channel per goroutine
+     * (skynet) make and free cost ~5% of the run in its chunk
+     * consolidation; small mallocs come from its per-thread cache. */
     char *raw = gort__malloc(total + 64);
     if (raw == NULL) {
         errno = ENOMEM;
@@ -482,7 +734,23 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
     memset(c, 0, sizeof *c);
     c->dataqsiz = cap;
     c->elemsize = elem_size;
-    c->buf = (char *)c + hdr;
+    c->slotsize = slotsize;
+    if (cap != 0) {
+        c->hasring = true;
+        c->ring = (gort__chanring *)((char *)c + hdr);
+        atomic_init(&c->ring->sendpos, POS_START);
+        atomic_init(&c->ring->recvpos, POS_START);
+        if (slotsize == 0) {
+            /* A counter: always frozen, always on the lock. */
+            atomic_init(&c->ring->sendpos, POS_SLOW);
+            atomic_init(&c->ring->recvpos, POS_SLOW);
+            c->slow = true;
+        } else {
+            c->buf = (char *)c->ring + ring;
+            for (size_t i = 0; i < cap; i++)
+                atomic_init(&slot_at(c, i)->stamp, POS_START + i);
+        }
+    }
     return c;
 }
 
@@ -501,7 +769,12 @@ void gort_chan_free(gort_chan *c)
 
 size_t gort_chan_len(gort_chan *c)
 {
-    return c == NULL ? 0 : ld_acq(&c->qcount);
+    if (c == NULL || c->dataqsiz == 0)
+        return 0;
+    uint64_t r = ld_acq(&c->ring->recvpos);
+    uint64_t s = ld_acq(&c->ring->sendpos);
+    size_t n = ring_dist(c, r, s);
+    return n < c->dataqsiz ? n : c->dataqsiz;
 }
 
 size_t gort_chan_cap(gort_chan *c)
@@ -543,6 +816,10 @@ static inline bool chansend(hchan *c, const void *ep, bool block)
     NOTE_THREAD();
     if (ep == NULL)
         ep = gort__zeroval;
+    /* Into the ring without the lock (see "The ring"). */
+    if (c->slotsize != 0 &&
+        (ring_send(c, ep) || (block && ring_spin(c, ep, NULL, true))))
+        return true;
     /* Fast fail without the lock (see "Racy reads"). */
     if (!block && ld_acq(&c->closed) == 0 && full(c))
         return false;
@@ -561,12 +838,8 @@ static inline bool chansend(hchan *c, const void *ep, bool block)
         return true;
     }
 
-    size_t n = ld_rlx(&c->qcount);
-    if (n < c->dataqsiz) {
-        elemmove(c, chanbuf(c, c->sendx), ep);
-        if (++c->sendx == c->dataqsiz)
-            c->sendx = 0;
-        st_rel(&c->qcount, n + 1);
+    if (c->dataqsiz != 0 && buf_count(c) < c->dataqsiz) {
+        buf_push(c, ep);
         gort__chan_unlock(c);
         return true;
     }
@@ -611,6 +884,10 @@ static inline int chanrecv(hchan *c, void *ep, bool block)
         gort__block_forever(waitReasonChanReceiveNilChan);
     }
     NOTE_THREAD();
+    /* Out of the ring without the lock (see "The ring"). */
+    if (c->slotsize != 0 &&
+        (ring_recv(c, ep) || (block && ring_spin(c, NULL, ep, false))))
+        return 1;
     /* Fast fail without the lock (see "Racy reads"). */
     if (!block && empty(c)) {
         if (ld_acq(&c->closed) == 0)
@@ -624,7 +901,7 @@ static inline int chanrecv(hchan *c, void *ep, bool block)
     }
 
     gort__chan_lock(c);
-    size_t n = ld_rlx(&c->qcount);
+    size_t n = c->dataqsiz != 0 ? buf_count(c) : 0;
     if (ld_rlx(&c->closed) != 0) {
         if (n == 0) {
             gort__chan_unlock(c);
@@ -646,12 +923,7 @@ static inline int chanrecv(hchan *c, void *ep, bool block)
     }
 
     if (n > 0) {
-        char *qp = chanbuf(c, c->recvx);
-        if (ep != NULL)
-            elemmove(c, ep, qp);
-        if (++c->recvx == c->dataqsiz)
-            c->recvx = 0;
-        st_rel(&c->qcount, n - 1);
+        buf_pop(c, ep);
         gort__chan_unlock(c);
         return 1;
     }

@@ -868,23 +868,35 @@ typedef struct waitq {
     struct sudog *last;
 } waitq;
 
-/* Go's hchan.  Everything is guarded by lock except the immutable fields
- * (dataqsiz, elemsize, buf) and the lock-free reads of qcount, closed and
- * the waitq heads, which chan.c's essay justifies. */
+/* The positions of a buffered channel's ring (chan.c, "The ring"): each
+ * on its own line, since senders write one and receivers the other. */
+typedef struct gort__chanring {
+    _Alignas(64) _Atomic uint64_t sendpos;  /* next position to fill */
+    _Alignas(64) _Atomic uint64_t recvpos;  /* next position to drain */
+} gort__chanring;
+
+/* Go's hchan.  lock guards the queues, closed and (while slow) the ring;
+ * the fields of the second line never change; the ring's positions and
+ * stamps follow chan.c's protocol. */
 struct gort_chan {
     gort__chanlock lock;
     _Atomic uint32_t closed;    /* 0 open, 1 closed; written under lock */
-    _Atomic size_t qcount;      /* elements in buf; written under lock */
-    size_t sendx;               /* next slot to fill */
-    size_t recvx;               /* next slot to drain */
+    bool slow;                  /* ring frozen (chan.c); lock holders only */
+    bool hasring;               /* buffered (immutable) */
     waitq recvq;                /* parked receivers */
     waitq sendq;                /* parked senders */
-    size_t dataqsiz;            /* capacity (immutable) */
-    size_t elemsize;            /* bytes per element (immutable) */
-    char *buf;                  /* dataqsiz slots of elemsize bytes */
+    _Alignas(64) size_t dataqsiz;   /* capacity (immutable from here) */
+    size_t elemsize;            /* bytes per element */
+    size_t slotsize;            /* bytes per ring slot: stamp + element */
+    char *buf;                  /* dataqsiz slots (none for 0-byte elements) */
+    gort__chanring *ring;       /* NULL when unbuffered */
 };
 
-static inline void gort__chan_lock(struct gort_chan *c)
+GORT_INTERNAL void gort__chan_freeze(struct gort_chan *c);
+GORT_INTERNAL void gort__chan_thaw(struct gort_chan *c);
+
+/* The lock alone (the wait queues of an unbuffered channel). */
+static inline void gort__chan_lock_raw(struct gort_chan *c)
 {
     uint32_t z = 0;
     if (likely(atomic_compare_exchange_weak_explicit(
@@ -893,8 +905,26 @@ static inline void gort__chan_lock(struct gort_chan *c)
     gort__chanlock_slow(&c->lock);
 }
 
+/* Locks c for a slow-path operation: a buffered channel's ring is frozen
+ * too (its lock-free operations then fail over to the lock), so that
+ * everything the holder looks at stays put. */
+static inline void gort__chan_lock(struct gort_chan *c)
+{
+    gort__chan_lock_raw(c);
+    if (c->hasring && !c->slow)
+        gort__chan_freeze(c);
+}
+
+/* Unlocks c, first thawing its ring when nothing needs the lock any more:
+ * nobody is parked on it and it is open (a channel of 0-byte elements
+ * stays frozen: it is a counter, always on the lock). */
 static inline void gort__chan_unlock(struct gort_chan *c)
 {
+    if (c->slow && c->slotsize != 0 &&
+        atomic_load_explicit(&c->recvq.first, memory_order_relaxed) == NULL &&
+        atomic_load_explicit(&c->sendq.first, memory_order_relaxed) == NULL &&
+        atomic_load_explicit(&c->closed, memory_order_relaxed) == 0)
+        gort__chan_thaw(c);
     atomic_store_explicit(&c->lock.key, 0, memory_order_release);
 }
 
@@ -902,6 +932,17 @@ static inline void gort__chan_unlock(struct gort_chan *c)
 /* Zero bytes for "send the zero value" (a NULL element pointer). */
 GORT_INTERNAL extern unsigned char gort__zeroval[GORT__CHAN_ELEM_MAX];
 
+/* The ring (chan.c), for select.c: the lock-free operations (buffered,
+ * non-zero elements; false: take the lock), the locked ones (c locked),
+ * and the racy "would block" tests. */
+GORT_INTERNAL bool gort__chan_fastsend(struct gort_chan *c, const void *ep);
+GORT_INTERNAL bool gort__chan_fastrecv(struct gort_chan *c, void *ep);
+GORT_INTERNAL size_t gort__chan_bufcount(struct gort_chan *c);
+GORT_INTERNAL void gort__chan_bufpush(struct gort_chan *c, const void *ep);
+GORT_INTERNAL void gort__chan_bufpop(struct gort_chan *c, void *ep);
+GORT_INTERNAL bool gort__chan_full(struct gort_chan *c);
+GORT_INTERNAL bool gort__chan_frozen(struct gort_chan *c, bool send);
+GORT_INTERNAL bool gort__chan_empty(struct gort_chan *c);
 GORT_INTERNAL bool gort__chan_trysend_np(struct gort_chan *c, const void *elem);
 GORT_INTERNAL int gort__chan_tryrecv_np(struct gort_chan *c, void *elem);
 GORT_INTERNAL void gort__waitq_enqueue(waitq *q, sudog *sg);

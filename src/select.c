@@ -333,14 +333,8 @@ static inline int trycase(gort_case *cas, const gort_case *cases,
             cas->ok = true;
             return CASE_DONE;
         }
-        size_t q = ld_rlx(&c->qcount);
-        if (q > 0) {
-            char *qp = c->buf + c->recvx * c->elemsize;
-            if (cas->elem != NULL)
-                elemmove(c, cas->elem, qp);
-            if (++c->recvx == c->dataqsiz)
-                c->recvx = 0;
-            st_rel(&c->qcount, q - 1);
+        if (c->dataqsiz != 0 && gort__chan_bufcount(c) > 0) {
+            gort__chan_bufpop(c, cas->elem);
             selrelease(cases, lockorder, nlock, c);
             cas->ok = true;
             return CASE_DONE;
@@ -369,12 +363,8 @@ static inline int trycase(gort_case *cas, const gort_case *cases,
             cas->ok = true;
             return CASE_DONE;
         }
-        size_t q = ld_rlx(&c->qcount);
-        if (q < c->dataqsiz) {
-            elemmove(c, c->buf + c->sendx * c->elemsize, ep);
-            if (++c->sendx == c->dataqsiz)
-                c->sendx = 0;
-            st_rel(&c->qcount, q + 1);
+        if (c->dataqsiz != 0 && gort__chan_bufcount(c) < c->dataqsiz) {
+            gort__chan_bufpush(c, ep);
             selrelease(cases, lockorder, nlock, c);
             cas->ok = true;
             return CASE_DONE;
@@ -391,10 +381,8 @@ static inline bool looksready(const gort_case *cas)
     if (ld_acq(&c->closed) != 0)
         return true;
     if (cas->op == GORT_RECV)
-        return c->dataqsiz == 0 ? ld_acq(&c->sendq.first) != NULL
-                                : ld_acq(&c->qcount) != 0;
-    return c->dataqsiz == 0 ? ld_acq(&c->recvq.first) != NULL
-                            : ld_acq(&c->qcount) < c->dataqsiz;
+        return !gort__chan_empty(c);
+    return !gort__chan_full(c);
 }
 
 /* Go's selectgo.  order has room for 2*n indices; sgs for n sudogs or is
@@ -433,6 +421,25 @@ static int selectgo(gort_case *cases, int n, uint16_t *order, sudog *sgs,
      * moments), so that is left to pass 1, under every lock. */
     for (int k = 0; k < norder; k++) {
         gort_case *cas = &cases[pollorder[k]];
+        if (cas->chan->slotsize != 0) {
+            /* A buffered channel: the ring's lock-free operation first. */
+            bool done = cas->op == GORT_RECV
+                            ? gort__chan_fastrecv(cas->chan, cas->elem)
+                            : gort__chan_fastsend(cas->chan,
+                                                  cas->elem != NULL
+                                                      ? cas->elem
+                                                      : gort__zeroval);
+            if (done) {
+                cas->ok = true;
+                return pollorder[k];
+            }
+            /* A ring that is not frozen has nobody parked on it and is
+             * open: the lock would find it as full (empty) as the ring
+             * operation did, or with a write (drain) in flight that pass
+             * 1 waits for. */
+            if (!gort__chan_frozen(cas->chan, cas->op == GORT_SEND))
+                continue;
+        }
         if (!looksready(cas))
             continue;
         gort__chan_lock(cas->chan);

@@ -1486,6 +1486,201 @@ static void chan_mpmc_main(void *arg)
 }
 PROCS_TESTS(chan_mpmc)
 
+/* ------------------------------------------------------------------------ */
+/* The ring: lock-free operations beside locked ones                        */
+/* ------------------------------------------------------------------------ */
+
+/* Producers and consumers on one buffered channel, each operation in turn
+ * a blocking one, a non-blocking one retried, and a select beside a case
+ * that is never ready, so that the ring's lock-free paths, its frozen
+ * (locked) paths, parked peers and select's queues all meet.  Every value
+ * (producer, sequence number) must arrive exactly once, and each consumer
+ * must see each producer's values in increasing order (FIFO).  Rings
+ * start two laps before their lap counter wraps (chan.c, POS_START), so
+ * these channels, which go round thousands of times, go through it. */
+enum { RG_PRODUCERS = 4, RG_CONSUMERS = 4, RG_N = 10000 };
+
+typedef struct {
+    gort_chan *c;
+    gort_chan *never;           /* nothing is ever sent on it */
+    gort_waitgroup pwg, cwg;
+    _Atomic int pid;
+    _Atomic uint8_t seen[RG_PRODUCERS][RG_N + 1];
+    _Atomic int64_t bad, dup, order, count, selerr;
+} ring_ctx;
+
+static void rg_producer(void *arg)
+{
+    ring_ctx *x = arg;
+    int64_t id = atomic_fetch_add(&x->pid, 1);
+    for (int64_t i = 1; i <= RG_N; i++) {
+        int64_t v = id << 32 | i;
+        if (i % 4 == 0) {
+            while (!gort_chan_trysend(x->c, &v))
+                gort_yield();
+        } else if (i % 4 == 1) {
+            gort_case cs[2] = {{x->never, GORT_RECV, NULL, false},
+                               {x->c, GORT_SEND, &v, false}};
+            if (gort_select(cs, 2, 0) != 1 || !cs[1].ok)
+                x->selerr++;
+        } else {
+            gort_chan_send(x->c, &v);
+        }
+    }
+    gort_waitgroup_done(&x->pwg);
+}
+
+static void rg_consumer(void *arg)
+{
+    ring_ctx *x = arg;
+    int64_t last[RG_PRODUCERS] = {0};
+    for (unsigned k = 0;; k++) {
+        int64_t v = -1;
+        bool ok;
+        if (k % 4 == 0) {
+            int r;
+            while ((r = gort_chan_tryrecv(x->c, &v)) == 0)
+                gort_yield();
+            ok = r > 0;
+        } else if (k % 4 == 1) {
+            gort_case cs[2] = {{x->never, GORT_RECV, &v, false},
+                               {x->c, GORT_RECV, &v, false}};
+            int i = gort_select(cs, 2, 0);
+            if (i != 1)
+                x->selerr++;
+            ok = cs[1].ok;
+        } else {
+            ok = gort_chan_recv(x->c, &v);
+        }
+        if (!ok) {
+            if (v != 0)         /* closed and drained: the zero value */
+                x->bad++;
+            break;
+        }
+        int64_t id = v >> 32, i = v & 0xffffffff;
+        if (id < 0 || id >= RG_PRODUCERS || i < 1 || i > RG_N) {
+            x->bad++;
+            continue;
+        }
+        if (atomic_exchange(&x->seen[id][i], 1))
+            x->dup++;
+        if (i <= last[id])
+            x->order++;
+        last[id] = i;
+        x->count++;
+    }
+    gort_waitgroup_done(&x->cwg);
+}
+
+static void chan_ring_main(void *arg)
+{
+    (void)arg;
+    size_t caps[5] = {1, 2, 3, 7, 128};
+    for (int k = 0; k < 5; k++) {
+        static ring_ctx x;
+        memset(&x, 0, sizeof x);
+        x.c = mkchan(sizeof(int64_t), caps[k]);
+        x.never = mkchan(sizeof(int64_t), 0);
+        gort_waitgroup_add(&x.pwg, RG_PRODUCERS);
+        gort_waitgroup_add(&x.cwg, RG_CONSUMERS);
+        for (int i = 0; i < RG_CONSUMERS; i++)
+            go_or_die(rg_consumer, &x);
+        for (int i = 0; i < RG_PRODUCERS; i++)
+            go_or_die(rg_producer, &x);
+        gort_waitgroup_wait(&x.pwg);
+        gort_chan_close(x.c);
+        gort_waitgroup_wait(&x.cwg);
+        if (x.count != (int64_t)RG_PRODUCERS * RG_N || x.bad || x.dup ||
+            x.order || x.selerr)
+            printf("cap %zu: count %" PRId64 " bad %" PRId64 " dup %" PRId64
+                   " order %" PRId64 " selerr %" PRId64 "\n",
+                   caps[k], x.count, x.bad, x.dup, x.order, x.selerr);
+        ASSERT_EQ(x.count, (int64_t)RG_PRODUCERS * RG_N);
+        ASSERT_EQ(x.bad, 0);
+        ASSERT_EQ(x.dup, 0);
+        ASSERT_EQ(x.order, 0);
+        ASSERT_EQ(x.selerr, 0);
+        ASSERT_EQ(gort_chan_len(x.c), 0);
+        gort_chan_free(x.c);
+        gort_chan_free(x.never);
+    }
+}
+PROCS_TESTS(chan_ring)
+
+/* Close racing with senders on a ring: senders send until the close makes
+ * them panic (recovered); the receiver closes after a number of values
+ * that changes from round to round, and drains the rest.  Every send that
+ * returned must be received, nothing more: a lock-free send that claimed
+ * its slot before the close lands, one that comes after panics. */
+enum { RC_SENDERS = 4, RC_ROUNDS = 40 };
+
+typedef struct {
+    gort_chan *c;
+    gort_waitgroup wg;
+    int64_t close_after;        /* the first receiver closes after this many */
+    _Atomic int64_t sent, recvd, wrongpanic;
+} rclose_ctx;
+
+typedef struct {
+    rclose_ctx *x;
+    int64_t n;
+} rclose_sender;
+
+static void rclose_send_forever(void *arg)
+{
+    rclose_sender *s = arg;
+    for (;;) {
+        int64_t v = s->n + 1;
+        gort_chan_send(s->x->c, &v);
+        s->n++;                 /* counted only once the send returned */
+    }
+}
+
+static void rclose_sender_g(void *arg)
+{
+    rclose_ctx *x = arg;
+    rclose_sender s = {x, 0};
+    gort_panic_info info;
+    if (gort_try(rclose_send_forever, &s, &info) ||
+        strstr(info.msg, "send on closed channel") == NULL)
+        x->wrongpanic++;
+    x->sent += s.n;
+    gort_waitgroup_done(&x->wg);
+}
+
+static void rclose_receiver_g(void *arg)
+{
+    rclose_ctx *x = arg;
+    int64_t v, n = 0;
+    while (gort_chan_recv(x->c, &v)) {
+        if (++n == x->close_after)
+            gort_chan_close(x->c);
+    }
+    x->recvd += n;
+    gort_waitgroup_done(&x->wg);
+}
+
+static void chan_ring_close_main(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < RC_ROUNDS; r++) {
+        static rclose_ctx x;
+        memset(&x, 0, sizeof x);
+        x.c = mkchan(sizeof(int64_t), 1 + (size_t)(r % 5));
+        x.close_after = 1 + (r * 997) % 3000;
+        gort_waitgroup_add(&x.wg, RC_SENDERS + 1);
+        for (int i = 0; i < RC_SENDERS; i++)
+            go_or_die(rclose_sender_g, &x);
+        /* One receiver, which closes: two could both reach the count. */
+        go_or_die(rclose_receiver_g, &x);
+        gort_waitgroup_wait(&x.wg);
+        ASSERT_EQ(x.wrongpanic, 0);
+        ASSERT_EQ(x.recvd, x.sent);
+        gort_chan_free(x.c);
+    }
+}
+PROCS_TESTS(chan_ring_close)
+
 /* Many independent ping-pong pairs, exercising hand-off and wake-ups
  * across Ps. */
 enum { PAIRS = 32, PP_ROUNDS = 5000 };
