@@ -1,13 +1,15 @@
 /*
  * chan.c — channels: Go's hchan (src/runtime/chan.go) for C.  Make, send,
  * receive, close, len/cap, free, and the pieces select.c shares (the wait
- * queues, the direct hand-offs, waking a waiter).
+ * queues, the direct hand-offs, waking a waiter, the ring).
  *
  * The model
  *
- *   A channel is one allocation: the hchan header (runtime.h) followed by
- *   a ring buffer of dataqsiz slots of elemsize bytes.  One lock
- *   (c->lock, see "The lock") guards everything that changes.  Two FIFO queues of sudogs
+ *   A channel is one allocation: the hchan header (runtime.h), then for a
+ *   buffered channel the ring's two positions (a cache line each) and
+ *   dataqsiz slots, each a stamp and an element (see "The ring").  One
+ *   lock (c->lock, see "The lock") guards the wait queues, closed, and
+ *   the ring whenever it is frozen.  Two FIFO queues of sudogs
  *   hold the goroutines (or plain threads) parked on it: recvq and sendq.
  *   A sudog lives on its waiter's own stack (a select's sudogs too, or in
  *   a block the select malloc'd for very many cases) and its elem points
@@ -18,19 +20,20 @@
  *
  *   Direct hand-off.  A sender that finds a parked receiver copies its
  *   value straight into the receiver's element (senddirect) and readies
- *   it; the buffer is bypassed even when it has room, because a receiver
- *   parks only when the buffer is empty.  A receiver that finds a parked
- *   sender on an unbuffered channel copies straight from the sender's
- *   element; on a buffered channel (then full) it takes the head of the
- *   ring and puts the sender's value in the slot it freed, which is the
- *   tail (recvdirect).  Either way one lock, one copy, one wake-up.
+ *   it; the buffer is bypassed, because a receiver parks only when the
+ *   buffer is empty.  A receiver that finds a parked sender on an
+ *   unbuffered channel copies straight from the sender's element; on a
+ *   buffered channel (then full) it takes the head of the ring and puts
+ *   the sender's value at the tail (recvdirect).  Either way one lock,
+ *   one copy, one wake-up.
  *
  * Invariants (Go's, under c->lock)
  *
  *   1. At least one of recvq and sendq is empty, except on an unbuffered
  *      channel on which one select waits both to send and to receive.
- *   2. Buffered: qcount > 0 implies recvq is empty; qcount < dataqsiz
- *      implies sendq is empty.
+ *   2. Buffered: a value in the ring implies recvq is empty; room in it
+ *      implies sendq is empty.  (Someone parked implies a frozen ring, so
+ *      no lock-free operation can break this behind the lock's back.)
  *   3. Once closed is 1 it never goes back, and nobody is enqueued any
  *      more: a send panics, a receive returns at once, select's pass 1
  *      picks the closed case.  So a closed channel's queues only shrink.
@@ -63,12 +66,17 @@
  *
  *   Go's non-blocking operations fail fast without the lock when the
  *   channel is obviously not ready.  We do the same, and make every field
- *   read that way an atomic: closed, qcount, and the heads of recvq and
- *   sendq.  They are written only under c->lock, with release stores, and
- *   read with acquire loads; dataqsiz and elemsize never change.
+ *   read that way an atomic: closed, the ring's positions, and the heads
+ *   of recvq and sendq.  closed and the heads are written only under
+ *   c->lock, with release stores, and read with acquire loads; dataqsiz
+ *   and elemsize never change.  The ring's count is two reads, taken in
+ *   the order that makes the answer true at one instant: "full" reads
+ *   sendpos then recvpos (the count is then never over what it was at
+ *   the first read, so if it says full, the ring was full then), "empty"
+ *   reads recvpos then sendpos (never under what it is at the second).
  *
- *   - trysend: "not closed" then "full".  Each read is one atomic word, so
- *     each answer was true at some instant.  A channel that is closed
+ *   - trysend: "not closed" then "full".  Each answer was true at some
+ *     instant.  A channel that is closed
  *     stays closed, so if the second read says full and the first said
  *     open, there was a moment (the first read) when it was open, and at
  *     the second it was full; we report "would block" as of that moment.
@@ -85,12 +93,61 @@
  *     landed between the first check and the closed load.  (This is Go's
  *     argument, made explicit with C11 orders instead of Go's implicitly
  *     sequentially consistent atomics.)
- *   - len and cap read qcount and dataqsiz: a snapshot, as in Go.
+ *   - len reads the two positions, cap dataqsiz: a snapshot, as in Go.
  *   - select's optimistic pass (select.c) uses the same reads as hints
  *     only: a case that looks ready is tried under its channel's lock,
  *     and "nothing is ready" is decided with every lock held.
- *   Blocking operations always take the lock; they never act on a racy
- *   read.
+ *   Blocking operations never act on a racy read: they either complete
+ *   through the ring's own protocol, or take the lock.
+ *
+ * The ring (buffered channels, elements of 1 byte or more)
+ *
+ *   A send that finds room and a receive that finds a value, with nobody
+ *   parked, take no lock: the buffer is Vyukov's bounded queue.  Each
+ *   slot carries a stamp; a position is lap << 32 | index (the lap
+ *   modulo 2^31).  Slot i starts stamped with its first position.  A
+ *   sender at position p finds its slot stamped p (free for this lap),
+ *   claims p by CAS on sendpos, writes the element and stamps p + 1
+ *   (release).  A receiver at p finds the stamp p + 1 (written), claims p
+ *   by CAS on recvpos, copies the element out and stamps the position
+ *   one lap later (release): the slot is free for the sender of the next
+ *   lap.  The acquire load of the stamp orders each side's access to the
+ *   element after the other's.  A stamp that is not what the operation
+ *   wants while the position has not moved means full (empty), or a
+ *   peer between its CAS and its stamp: either way, not on the fast path.
+ *   sendpos and recvpos sit on cache lines of their own, so a producer
+ *   and a consumer on two CPUs share only the slots' lines: with Go's
+ *   one-lock hchan both write the lock's line for every element.
+ *
+ *   Frozen.  Everything else (parking, hand-off to a parked peer, close,
+ *   select's locked passes) needs the ring to stand still, and takes the
+ *   lock, which freezes it: POS_SLOW is set in both positions with an
+ *   atomic OR (gort__chan_freeze).  A lock-free operation CASes a position
+ *   it read without POS_SLOW, so once the OR is in, none can start; the
+ *   CAS and the OR are RMWs on one word, so each lock-free operation's
+ *   claim is either in the value the freezer saw (it will finish: the
+ *   holder waits for its stamp, stamp_wait, a few instructions) or
+ *   impossible.  Under the lock the ring is Go's buffer: buf_count is
+ *   exact, buf_push and buf_pop move the positions with plain stores.
+ *   The unlock thaws it (plain release stores without POS_SLOW: nobody
+ *   else writes a frozen position) unless someone is parked on the
+ *   channel or it is closed; a frozen ring stays frozen exactly as long
+ *   as a waiter or the close could be overtaken by a lock-free operation.
+ *   So a parked receiver cannot miss a value a lock-free send put in (no
+ *   lock-free send happens while it is queued), a close linearises
+ *   before every send that has not claimed a position, and Go's
+ *   invariants below hold whenever the lock is held.
+ *
+ *   Spinning.  A blocking operation that finds the ring full (empty) and
+ *   not frozen spins a little on the lock-free path before parking, where
+ *   gort__canspin says spinning can pay (ring_spin): a parked peer costs
+ *   the other side a wake-up per element once producer and consumer run
+ *   at the same pace on two CPUs.
+ *
+ *   Channels of 0-byte elements have no slots: their positions are plain
+ *   counters, frozen for good, and every operation takes the lock.  The
+ *   lap counter starts two laps before it wraps (POS_START), so that the
+ *   tests go through the wrap.
  *
  * The lock
  *
@@ -101,8 +158,9 @@
  *   operation takes exactly one lock, so the exchange was a fifth of an
  *   unbuffered round trip.  Releasing with a plain release store halves
  *   the lock's cost.  What makes a spinlock acceptable here: the critical
- *   sections are a few dozen instructions (plus an element copy) and never
- *   block, park or allocate; the one held across a switch (gopark's) is
+ *   sections are a few dozen instructions (plus an element copy, and at
+ *   worst a wait for a lock-free ring operation to write its stamp) and
+ *   never block, park or allocate; the one held across a switch (gopark's) is
  *   released by the very next thing that runs on that M.  A waiter spins
  *   briefly, then yields the CPU (the holder may be a descheduled thread),
  *   then sleeps a little longer each round (1 us doubling to 128 us), so a

@@ -12,9 +12,12 @@
  *      a channel named by several cases is locked once, and cases on the
  *      same channel are shuffled among themselves (which of them a peer
  *      finds first once they are queued must not favour one).
- *  0b. Optimistic pass (ours, not Go's): in pollorder, a case that looks
- *      ready from lock-free reads is tried under its own channel's lock
- *      alone.  A select whose cases are often ready, the common case in a
+ *  0b. Optimistic pass (ours, not Go's): in pollorder, a case on a
+ *      buffered channel first tries the ring's lock-free operation
+ *      (chan.c, "The ring"); a case that fails it on a ring that is not
+ *      frozen is not ready for the lock either (nobody parked, open), so
+ *      it is passed over.  Any other case that looks ready from lock-free
+ *      reads is tried under its own channel's lock alone.  A select whose cases are often ready, the common case in a
  *      loop, then takes one lock instead of all of them.  Taking the first
  *      ready case in a random order is exactly pass 1's choice; what this
  *      pass cannot decide is that nothing is ready, because its looks at
@@ -217,12 +220,6 @@ static bool selparkcommit(struct g *gp, void *first)
     if (lastc != NULL)
         gort__chan_unlock(lastc);
     return true;
-}
-
-static inline void elemmove(const hchan *c, void *dst, const void *src)
-{
-    if (c->elemsize != 0)
-        memcpy(dst, src, c->elemsize);
 }
 
 /* Passes 2 and 3: queue on every channel, park, and sort out who woke us.
