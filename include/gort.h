@@ -163,14 +163,17 @@ typedef struct gort_chan gort_chan;
 /* A new channel of cap elements of elem_size bytes.  elem_size may be 0
  * (the channel then carries only events, like Go's chan struct{}).
  * Returns NULL with errno = EINVAL when elem_size exceeds 64 KiB or the
- * buffer (elem_size * cap) would exceed 1 GiB, ENOMEM when memory is
+ * buffer would exceed 1 GiB (cap slots of 8 bytes plus elem_size rounded
+ * up to 8; no buffer at all for elem_size 0), ENOMEM when memory is
  * short. */
 GORT_EXPORT gort_chan *gort_chan_make(size_t elem_size, size_t cap);
 
 /* Frees a channel.  NULL is a no-op.  Nobody may use the channel during
- * or after the call; a goroutine or thread still blocked on it (in a send,
- * a receive or a select) is the panic "gort_chan_free of channel with
- * blocked goroutines".  Values still buffered are discarded. */
+ * or after the call (a send or receive that has not returned is still
+ * using it, even if its value already shows); a goroutine or thread
+ * still blocked on it (in a send, a receive or a select) is the panic
+ * "gort_chan_free of channel with blocked goroutines".  Values still
+ * buffered are discarded. */
 GORT_EXPORT void gort_chan_free(gort_chan *c);
 
 /* The number of elements buffered now (a snapshot), and the capacity.

@@ -104,8 +104,8 @@
  *
  *   A send that finds room and a receive that finds a value, with nobody
  *   parked, take no lock: the buffer is Vyukov's bounded queue.  Each
- *   slot carries a stamp; a position is lap << 32 | index (the lap
- *   modulo 2^31).  Slot i starts stamped with its first position.  A
+ *   slot carries a stamp; a position is lap * onelap + index, onelap the
+ *   power of two above the capacity.  Slot i starts stamped with its first position.  A
  *   sender at position p finds its slot stamped p (free for this lap),
  *   claims p by CAS on sendpos, writes the element and stamps p + 1
  *   (release).  A receiver at p finds the stamp p + 1 (written), claims p
@@ -146,7 +146,7 @@
  *
  *   Channels of 0-byte elements have no slots: their positions are plain
  *   counters, frozen for good, and every operation takes the lock.  The
- *   lap counter starts two laps before it wraps (POS_START), so that the
+ *   lap counter starts two laps before it wraps (pos_start), so that the
  *   tests go through the wrap.
  *
  * The lock
@@ -296,16 +296,23 @@ static inline void elemclr(const hchan *c, void *dst)
 /* The ring                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* A position: lap << 32 | index, the lap counted modulo 2^31; POS_SLOW
- * marks a frozen ring.  A channel of 0-byte elements has no slots, and
- * its positions are plain counters (modulo 2^63), always frozen. */
+/* A position: lap * onelap + index, onelap the power of two above the
+ * capacity (Crossbeam's layout), so the lap has 63 - log2(onelap) bits:
+ * 62 for a capacity of 1, 36 at the largest capacity (2^26 slots), and an
+ * operation stalled between its look and its CAS while the ring goes
+ * round to the same position again (2^62 operations either way) is not a
+ * concern.  POS_SLOW marks a frozen ring.  A channel of 0-byte elements
+ * has no slots, and its positions are plain counters (modulo 2^63),
+ * always frozen. */
 #define POS_SLOW ((uint64_t)1 << 63)
-#define POS_LAP ((uint64_t)1 << 32)
-#define RING_MAX_SLOTS ((size_t)1 << 31)
+#define RING_MAX_SLOTS ((size_t)1 << 26)
 /* Where a ring starts: two laps before the lap counter wraps, so that
- * every channel that goes round twice (most tests) goes through the wrap,
- * which otherwise would come only after 2^31 laps. */
-#define POS_START (((POS_LAP << 31) - 2 * POS_LAP) & ~POS_SLOW)
+ * every channel that goes round twice (most tests) goes through the
+ * wrap, which would otherwise never be exercised. */
+static inline uint64_t pos_start(const hchan *c)
+{
+    return POS_SLOW - 2 * (uint64_t)c->onelap;
+}
 
 typedef struct chanslot {
     _Atomic uint64_t stamp;
@@ -314,34 +321,34 @@ typedef struct chanslot {
 
 static inline chanslot *slot_at(const hchan *c, uint64_t pos)
 {
-    return (chanslot *)(c->buf + (size_t)(uint32_t)pos * c->slotsize);
+    return (chanslot *)(c->buf + (size_t)(pos & (c->onelap - 1)) * c->slotsize);
 }
 
 /* The position after pos (pos without POS_SLOW). */
 static inline uint64_t pos_next(const hchan *c, uint64_t pos)
 {
-    if ((uint32_t)pos + 1 < c->dataqsiz)
+    if ((pos & (c->onelap - 1)) + 1 < c->dataqsiz)
         return pos + 1;
-    return ((pos | (POS_LAP - 1)) + 1) & ~POS_SLOW;
+    return ((pos | (c->onelap - 1)) + 1) & ~POS_SLOW;
 }
 
 /* The stamp that frees pos's slot for the next lap's writer. */
-static inline uint64_t pos_nextlap(uint64_t pos)
+static inline uint64_t pos_nextlap(const hchan *c, uint64_t pos)
 {
-    return (pos + POS_LAP) & ~POS_SLOW;
+    return (pos + c->onelap) & ~POS_SLOW;
 }
 
 /* Elements from position r to position s, 0 if s is before r (racy
  * reads taken at different moments; exact under the lock). */
 static inline size_t ring_dist(const hchan *c, uint64_t r, uint64_t s)
 {
-    int64_t d;
-    if (c->slotsize == 0) {
-        d = (int64_t)((s - r) << 1) >> 1;
-    } else {
-        int64_t laps = (int64_t)((((s >> 32) - (r >> 32)) & 0x7fffffff) << 33) >> 33;
-        d = laps * (int64_t)c->dataqsiz + (int64_t)(uint32_t)s -
-            (int64_t)(uint32_t)r;
+    int64_t d = (int64_t)((s - r) << 1) >> 1;   /* modulo 2^63, signed */
+    if (c->slotsize != 0) {
+        /* d = laps * onelap + (index(s) - index(r)): count laps * cap. */
+        uint64_t m = c->onelap - 1;
+        int64_t di = (int64_t)(s & m) - (int64_t)(r & m);
+        int64_t laps = (d - di) >> __builtin_ctzll(c->onelap);
+        d = laps * (int64_t)c->dataqsiz + di;
     }
     return d < 0 ? 0 : (size_t)d;
 }
@@ -389,7 +396,7 @@ static inline bool ring_recv(hchan *c, void *ep)
                     memory_order_relaxed)) {
                 if (ep != NULL)
                     elemmove(c, ep, sl->elem);
-                st_rel(&sl->stamp, pos_nextlap(pos));
+                st_rel(&sl->stamp, pos_nextlap(c, pos));
                 return true;
             }
             continue;
@@ -413,8 +420,8 @@ void gort__chan_freeze(hchan *c)
 }
 
 /* Thawing: while frozen only the lock holder writes the positions, so
- * plain stores do; release, so that a lock-free operation that reads the
- * new position sees the stamps written under the lock. */
+ * plain stores do.  (Release, though the stamps carry the ordering the
+ * lock-free operations rely on: they read positions relaxed.) */
 void gort__chan_thaw(hchan *c)
 {
     gort__chanring *r = c->ring;
@@ -447,16 +454,14 @@ static inline void buf_push(hchan *c, const void *ep)
     gort__chanring *r = c->ring;
     uint64_t pos = ld_rlx(&r->sendpos) & ~POS_SLOW;
     if (c->slotsize == 0) {
-        atomic_store_explicit(&r->sendpos, ((pos + 1) & ~POS_SLOW) | POS_SLOW,
-                              memory_order_relaxed);
+        st_rel(&r->sendpos, ((pos + 1) & ~POS_SLOW) | POS_SLOW);
         return;
     }
     chanslot *sl = slot_at(c, pos);
     stamp_wait(sl, pos);
     elemmove(c, sl->elem, ep);
     st_rel(&sl->stamp, pos + 1);
-    atomic_store_explicit(&r->sendpos, pos_next(c, pos) | POS_SLOW,
-                          memory_order_relaxed);
+    st_rel(&r->sendpos, pos_next(c, pos) | POS_SLOW);
 }
 
 /* Takes the head into ep unless NULL (c locked, buf_count > 0). */
@@ -465,17 +470,15 @@ static inline void buf_pop(hchan *c, void *ep)
     gort__chanring *r = c->ring;
     uint64_t pos = ld_rlx(&r->recvpos) & ~POS_SLOW;
     if (c->slotsize == 0) {
-        atomic_store_explicit(&r->recvpos, ((pos + 1) & ~POS_SLOW) | POS_SLOW,
-                              memory_order_relaxed);
+        st_rel(&r->recvpos, ((pos + 1) & ~POS_SLOW) | POS_SLOW);
         return;
     }
     chanslot *sl = slot_at(c, pos);
     stamp_wait(sl, pos + 1);
     if (ep != NULL)
         elemmove(c, ep, sl->elem);
-    st_rel(&sl->stamp, pos_nextlap(pos));
-    atomic_store_explicit(&r->recvpos, pos_next(c, pos) | POS_SLOW,
-                          memory_order_relaxed);
+    st_rel(&sl->stamp, pos_nextlap(c, pos));
+    st_rel(&r->recvpos, pos_next(c, pos) | POS_SLOW);
 }
 
 /* A blocking send that found the ring full (a receive that found it
@@ -796,8 +799,12 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
     if (cap != 0) {
         c->hasring = true;
         c->ring = (gort__chanring *)((char *)c + hdr);
-        atomic_init(&c->ring->sendpos, POS_START);
-        atomic_init(&c->ring->recvpos, POS_START);
+        size_t onelap = 1;
+        while (onelap <= cap && onelap <= RING_MAX_SLOTS)
+            onelap <<= 1;
+        c->onelap = onelap;
+        atomic_init(&c->ring->sendpos, pos_start(c));
+        atomic_init(&c->ring->recvpos, pos_start(c));
         if (slotsize == 0) {
             /* A counter: always frozen, always on the lock. */
             atomic_init(&c->ring->sendpos, POS_SLOW);
@@ -806,7 +813,7 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
         } else {
             c->buf = (char *)c->ring + ring;
             for (size_t i = 0; i < cap; i++)
-                atomic_init(&slot_at(c, i)->stamp, POS_START + i);
+                atomic_init(&slot_at(c, i)->stamp, pos_start(c) + i);
         }
     }
     return c;

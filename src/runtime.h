@@ -888,6 +888,7 @@ struct gort_chan {
     _Alignas(64) size_t dataqsiz;   /* capacity (immutable from here) */
     size_t elemsize;            /* bytes per element */
     size_t slotsize;            /* bytes per ring slot: stamp + element */
+    size_t onelap;              /* a lap of positions: 2^k > dataqsiz */
     char *buf;                  /* dataqsiz slots (none for 0-byte elements) */
     gort__chanring *ring;       /* NULL when unbuffered */
 };

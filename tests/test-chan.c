@@ -77,6 +77,11 @@ TEST_IMPL(chan_make_errors)
     errno = 0;
     ASSERT(gort_chan_make(1024, 1024 * 1024 + 1) == NULL);    /* > 1 GiB */
     ASSERT_EQ(errno, EINVAL);
+    errno = 0;
+    /* 128 MiB of 1-byte elements: 2 GiB of 16-byte slots (stamp, and the
+     * element rounded up to 8). */
+    ASSERT(gort_chan_make(1, (size_t)1 << 27) == NULL);
+    ASSERT_EQ(errno, EINVAL);
 
     /* The limits themselves are fine. */
     gort_chan *c = gort_chan_make(64 * 1024, 0);
