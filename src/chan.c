@@ -353,59 +353,60 @@ static inline size_t ring_dist(const hchan *c, uint64_t r, uint64_t s)
     return d < 0 ? 0 : (size_t)d;
 }
 
-/* The lock-free send: true if the value went in, false to take the lock
- * (the ring is frozen, full, or its next slot is still being drained). */
-static inline bool ring_send(hchan *c, const void *ep)
+/* The lock-free claim of the next position of *posp (sendpos or
+ * recvpos) whose slot is stamped that position + want (0: free, for a
+ * sender; 1: written, for a receiver).  Returns the slot, its position
+ * in *out; NULL to take the lock: the ring is frozen, full (empty), or
+ * that slot's previous owner has claimed it but not stamped it yet. */
+static inline chanslot *ring_claim(const hchan *c, _Atomic uint64_t *posp,
+                                   uint64_t want, uint64_t *out)
 {
-    gort__chanring *r = c->ring;
-    uint64_t pos = ld_rlx(&r->sendpos);
+    uint64_t pos = ld_rlx(posp);
     for (;;) {
         if (pos & POS_SLOW)
-            return false;
+            return NULL;
         chanslot *sl = slot_at(c, pos);
-        if (ld_acq(&sl->stamp) == pos) {
+        if (ld_acq(&sl->stamp) == pos + want) {
             if (atomic_compare_exchange_weak_explicit(
-                    &r->sendpos, &pos, pos_next(c, pos), memory_order_relaxed,
+                    posp, &pos, pos_next(c, pos), memory_order_relaxed,
                     memory_order_relaxed)) {
-                elemmove(c, sl->elem, ep);
-                st_rel(&sl->stamp, pos + 1);
-                return true;
+                *out = pos;
+                return sl;
             }
             continue;
         }
-        uint64_t now = ld_rlx(&r->sendpos);
+        uint64_t now = ld_rlx(posp);
         if (now == pos)
-            return false;
+            return NULL;
         pos = now;
     }
+}
+
+/* The lock-free send: true if the value went in, false to take the
+ * lock. */
+static inline bool ring_send(hchan *c, const void *ep)
+{
+    uint64_t pos;
+    chanslot *sl = ring_claim(c, &c->ring->sendpos, 0, &pos);
+    if (sl == NULL)
+        return false;
+    elemmove(c, sl->elem, ep);
+    st_rel(&sl->stamp, pos + 1);
+    return true;
 }
 
 /* The lock-free receive: true if a value came out (into ep unless NULL),
  * false to take the lock. */
 static inline bool ring_recv(hchan *c, void *ep)
 {
-    gort__chanring *r = c->ring;
-    uint64_t pos = ld_rlx(&r->recvpos);
-    for (;;) {
-        if (pos & POS_SLOW)
-            return false;
-        chanslot *sl = slot_at(c, pos);
-        if (ld_acq(&sl->stamp) == pos + 1) {
-            if (atomic_compare_exchange_weak_explicit(
-                    &r->recvpos, &pos, pos_next(c, pos), memory_order_relaxed,
-                    memory_order_relaxed)) {
-                if (ep != NULL)
-                    elemmove(c, ep, sl->elem);
-                st_rel(&sl->stamp, pos_nextlap(c, pos));
-                return true;
-            }
-            continue;
-        }
-        uint64_t now = ld_rlx(&r->recvpos);
-        if (now == pos)
-            return false;
-        pos = now;
-    }
+    uint64_t pos;
+    chanslot *sl = ring_claim(c, &c->ring->recvpos, 1, &pos);
+    if (sl == NULL)
+        return false;
+    if (ep != NULL)
+        elemmove(c, ep, sl->elem);
+    st_rel(&sl->stamp, pos_nextlap(c, pos));
+    return true;
 }
 
 /* Freezing: after these two RMWs no lock-free operation can start
