@@ -975,11 +975,14 @@ bool gort__chan_thread_seen;
     } while (0)
 
 /* panic.c: the thread's gort_tls, read through a non-inlinable accessor
- * (the address must not be reused after a switch).  Not inline like the
- * M above: inline (the same asm, addq %fs:0), TSan stopped reporting
+ * (the address must not be reused after a switch).  The switch itself
+ * (proc.c, switch_out) reads it inline on x86_64 (the same asm as the
+ * M's, addq %fs:0; 4-7% of a pingpong round trip), except under TSan:
+ * inline everywhere, TSan once stopped reporting
  * tests/sanitize/data_race.c's race in 6 runs of 6, for a reason not
- * found; two calls a switch were not worth the doubt.  gort__panicmsg is
- * a recoverable panic with a runtime message (Go's wording). */
+ * found (that test then let its adders take turns on one thread; it no
+ * longer does).  gort__panicmsg is a recoverable panic with a runtime
+ * message (Go's wording). */
 GORT_INTERNAL struct gort__tls *gort__tlsp(void);
 GORT_INTERNAL _Noreturn void gort__throw(const char *msg);
 GORT_INTERNAL _Noreturn void gort__fatal(const char *msg);
