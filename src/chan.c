@@ -105,8 +105,9 @@
  *   A send that finds room and a receive that finds a value, with nobody
  *   parked, take no lock: the buffer is Vyukov's bounded queue.  Each
  *   slot carries a stamp; a position is lap * onelap + index, onelap the
- *   power of two above the capacity.  Slot i starts stamped with its first position.  A
- *   sender at position p finds its slot stamped p (free for this lap),
+ *   power of two above the capacity.  Slot i starts stamped with its
+ *   first position.  A sender at position p finds its slot stamped p
+ *   (free for this lap),
  *   claims p by CAS on sendpos, writes the element and stamps p + 1
  *   (release).  A receiver at p finds the stamp p + 1 (written), claims p
  *   by CAS on recvpos, copies the element out and stamps the position
@@ -443,9 +444,11 @@ static inline void stamp_wait(chanslot *sl, uint64_t want)
     }
 }
 
-/* Buffered elements, exactly (c locked, so frozen). */
+/* Buffered elements, exactly (c locked, so frozen); 0 when unbuffered. */
 static inline size_t buf_count(hchan *c)
 {
+    if (c->ring == NULL)
+        return 0;
     return ring_dist(c, ld_rlx(&c->ring->recvpos), ld_rlx(&c->ring->sendpos));
 }
 
@@ -491,6 +494,12 @@ static inline void buf_pop(hchan *c, void *ep)
  * and only while the ring is not frozen. */
 enum { RING_SPIN = 4, RING_SPIN_CNT = 30 };
 
+/* Is the ring frozen, as a sender (a receiver) sees it?  Racy. */
+static inline bool ring_frozen(const hchan *c, bool send)
+{
+    return (ld_rlx(send ? &c->ring->sendpos : &c->ring->recvpos) & POS_SLOW) != 0;
+}
+
 static __attribute__((noinline)) bool ring_spin(hchan *c, const void *sep,
                                                 void *rep, bool send)
 {
@@ -498,7 +507,7 @@ static __attribute__((noinline)) bool ring_spin(hchan *c, const void *sep,
         return false;
     for (int i = 0; i < RING_SPIN; i++) {
         gort__procyield(RING_SPIN_CNT);
-        if (ld_rlx(send ? &c->ring->sendpos : &c->ring->recvpos) & POS_SLOW)
+        if (ring_frozen(c, send))
             return false;
         if (send ? ring_send(c, sep) : ring_recv(c, rep))
             return true;
@@ -518,15 +527,21 @@ static inline bool full(hchan *c)
     return ring_dist(c, r, s) >= c->dataqsiz;
 }
 
-/* Would a receive block right now?  (recvpos first: the count is never
- * under what it is at the second read, and "empty" is true then.) */
+/* The ring's count from racy reads, recvpos first: never under what it
+ * is at the second read, so 0 means empty then. */
+static inline size_t ring_len(const hchan *c)
+{
+    uint64_t r = ld_acq(&c->ring->recvpos);
+    uint64_t s = ld_acq(&c->ring->sendpos);
+    return ring_dist(c, r, s);
+}
+
+/* Would a receive block right now? */
 static inline bool empty(hchan *c)
 {
     if (c->dataqsiz == 0)
         return ld_acq(&c->sendq.first) == NULL;
-    uint64_t r = ld_acq(&c->ring->recvpos);
-    uint64_t s = ld_acq(&c->ring->sendpos);
-    return ring_dist(c, r, s) == 0;
+    return ring_len(c) == 0;
 }
 
 /* The same, for select.c. */
@@ -555,10 +570,9 @@ void gort__chan_bufpop(hchan *c, void *ep)
     buf_pop(c, ep);
 }
 
-/* Is the ring frozen, as seen by a sender (a receiver)?  Racy. */
 bool gort__chan_frozen(hchan *c, bool send)
 {
-    return (ld_rlx(send ? &c->ring->sendpos : &c->ring->recvpos) & POS_SLOW) != 0;
+    return ring_frozen(c, send);
 }
 
 bool gort__chan_full(hchan *c)
@@ -800,22 +814,20 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
     if (cap != 0) {
         c->hasring = true;
         c->ring = (gort__chanring *)((char *)c + hdr);
-        size_t onelap = 1;
-        while (onelap <= cap && onelap <= RING_MAX_SLOTS)
-            onelap <<= 1;
-        c->onelap = onelap;
-        atomic_init(&c->ring->sendpos, pos_start(c));
-        atomic_init(&c->ring->recvpos, pos_start(c));
+        uint64_t start = POS_SLOW;  /* a counter: frozen for good */
         if (slotsize == 0) {
-            /* A counter: always frozen, always on the lock. */
-            atomic_init(&c->ring->sendpos, POS_SLOW);
-            atomic_init(&c->ring->recvpos, POS_SLOW);
             c->slow = true;
         } else {
+            c->onelap = 1;
+            while (c->onelap <= cap)
+                c->onelap <<= 1;
             c->buf = (char *)c->ring + ring;
+            start = pos_start(c);
             for (size_t i = 0; i < cap; i++)
-                atomic_init(&slot_at(c, i)->stamp, pos_start(c) + i);
+                atomic_init(&slot_at(c, i)->stamp, start + i);
         }
+        atomic_init(&c->ring->sendpos, start);
+        atomic_init(&c->ring->recvpos, start);
     }
     return c;
 }
@@ -837,9 +849,7 @@ size_t gort_chan_len(gort_chan *c)
 {
     if (c == NULL || c->dataqsiz == 0)
         return 0;
-    uint64_t r = ld_acq(&c->ring->recvpos);
-    uint64_t s = ld_acq(&c->ring->sendpos);
-    size_t n = ring_dist(c, r, s);
+    size_t n = ring_len(c);
     return n < c->dataqsiz ? n : c->dataqsiz;
 }
 
@@ -904,7 +914,7 @@ static inline bool chansend(hchan *c, const void *ep, bool block)
         return true;
     }
 
-    if (c->dataqsiz != 0 && buf_count(c) < c->dataqsiz) {
+    if (buf_count(c) < c->dataqsiz) {
         buf_push(c, ep);
         gort__chan_unlock(c);
         return true;
@@ -967,7 +977,7 @@ static inline int chanrecv(hchan *c, void *ep, bool block)
     }
 
     gort__chan_lock(c);
-    size_t n = c->dataqsiz != 0 ? buf_count(c) : 0;
+    size_t n = buf_count(c);
     if (ld_rlx(&c->closed) != 0) {
         if (n == 0) {
             gort__chan_unlock(c);

@@ -882,13 +882,15 @@ struct gort_chan {
     gort__chanlock lock;
     _Atomic uint32_t closed;    /* 0 open, 1 closed; written under lock */
     bool slow;                  /* ring frozen (chan.c); lock holders only */
-    bool hasring;               /* buffered (immutable) */
+    bool hasring;               /* ring != NULL (immutable), kept on the
+                                   lock's line for gort__chan_lock */
     waitq recvq;                /* parked receivers */
     waitq sendq;                /* parked senders */
     _Alignas(64) size_t dataqsiz;   /* capacity (immutable from here) */
     size_t elemsize;            /* bytes per element */
     size_t slotsize;            /* bytes per ring slot: stamp + element */
-    size_t onelap;              /* a lap of positions: 2^k > dataqsiz */
+    size_t onelap;              /* a lap of positions: 2^k > dataqsiz
+                                   (0 without slots) */
     char *buf;                  /* dataqsiz slots (none for 0-byte elements) */
     gort__chanring *ring;       /* NULL when unbuffered */
 };

@@ -17,8 +17,9 @@
  *      (chan.c, "The ring"); a case that fails it on a ring that is not
  *      frozen is not ready for the lock either (nobody parked, open), so
  *      it is passed over.  Any other case that looks ready from lock-free
- *      reads is tried under its own channel's lock alone.  A select whose cases are often ready, the common case in a
- *      loop, then takes one lock instead of all of them.  Taking the first
+ *      reads is tried under its own channel's lock alone.  A select whose
+ *      cases are often ready, the common case in a loop, then takes one
+ *      lock (or none) instead of all of them.  Taking the first
  *      ready case in a random order is exactly pass 1's choice; what this
  *      pass cannot decide is that nothing is ready, because its looks at
  *      different channels are taken at different moments.  That answer
@@ -330,7 +331,7 @@ static inline int trycase(gort_case *cas, const gort_case *cases,
             cas->ok = true;
             return CASE_DONE;
         }
-        if (c->dataqsiz != 0 && gort__chan_bufcount(c) > 0) {
+        if (gort__chan_bufcount(c) > 0) {
             gort__chan_bufpop(c, cas->elem);
             selrelease(cases, lockorder, nlock, c);
             cas->ok = true;
@@ -360,7 +361,7 @@ static inline int trycase(gort_case *cas, const gort_case *cases,
             cas->ok = true;
             return CASE_DONE;
         }
-        if (c->dataqsiz != 0 && gort__chan_bufcount(c) < c->dataqsiz) {
+        if (gort__chan_bufcount(c) < c->dataqsiz) {
             gort__chan_bufpush(c, ep);
             selrelease(cases, lockorder, nlock, c);
             cas->ok = true;
