@@ -8,6 +8,8 @@
  *                     for Perfetto; trace.c) from start-up to exit
  *   GORTDEBUG=k=v,... runtime knobs (unknown keys are ignored, as Go does):
  *       stackguard=madvise|mprotect|canary   force a stack guard mode
+ *       stackbatch=0        ready fresh stacks one madvise at a time, as on
+ *                           kernels without process_madvise(PIDFD_SELF)
  *       asyncpreemptoff=1   no signal-based preemption (cooperative only)
  *       runnextcas=1        the owner takes runnext with a CAS, as thieves
  *                           do (no membarrier; runq.h)
@@ -73,6 +75,8 @@ static void parse_gortdebug(const char *s)
                 gort__debug.guard = STK_CANARY;
             else
                 warn_ignored("GORTDEBUG stackguard", v);
+        } else if (strcmp(k, "stackbatch") == 0) {
+            gort__debug.stackbatchoff = atoi(v) == 0;
         } else if (strcmp(k, "asyncpreemptoff") == 0) {
             gort__debug.asyncpreemptoff = atoi(v) != 0;
         } else if (strcmp(k, "runnextcas") == 0) {

@@ -345,6 +345,9 @@ static bool rescuable(long nr)
 #endif
     case SYS_mmap: case SYS_munmap: case SYS_mprotect: case SYS_madvise:
     case SYS_mremap: case SYS_brk:
+#ifdef SYS_process_madvise
+    case SYS_process_madvise:
+#endif
     case SYS_clone:
 #ifdef SYS_clone3
     case SYS_clone3:

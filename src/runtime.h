@@ -1058,6 +1058,7 @@ typedef struct gort__debugvars {
     int maxprocs;               /* GORTMAXPROCS, 0 = unset */
     size_t stacksize;           /* GORTSTACK, 0 = unset */
     int guard;                  /* GORTDEBUG=stackguard=madvise|mprotect|canary */
+    int stackbatchoff;          /* GORTDEBUG=stackbatch=0 */
     int asyncpreemptoff;        /* GORTDEBUG=asyncpreemptoff=1 */
     int runnextcas;             /* GORTDEBUG=runnextcas=1 */
     int schedtrace;             /* GORTDEBUG=schedtrace=ms (0 = off) */

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -1755,9 +1756,22 @@ static void ov_fn(void *arg)
     ov_recurse(1);
 }
 
+/* Goroutines started (and left asleep) before the one that recurses, so
+ * that its stack comes from the middle of a batch readied at once
+ * (stack.c, prepare_batch). */
+static int ov_parked;
+
+static void ov_sleep_fn(void *arg)
+{
+    (void)arg;
+    gort_sleep(3600 * GORT_SEC);
+}
+
 static void ov_main(void *arg)
 {
     (void)arg;
+    for (int i = 0; i < ov_parked; i++)
+        ASSERT_GT(gort_go(ov_sleep_fn, NULL), 0);
     ASSERT_GT(gort_go(ov_fn, NULL), 0);
     for (;;)
         gort_yield();
@@ -1782,6 +1796,84 @@ TEST_IMPL(stack_overflow_default)
 {
     expect_child(ov_child, NULL, 2, "fatal error: stack overflow",
                  "gort_run returned", 20);
+    return 0;
+}
+
+static void ov_batch_child(void *arg)
+{
+    if (arg != NULL)
+        TEST_SETENV("GORTDEBUG", arg);
+    ov_parked = 40;
+    start(2, ov_main, NULL);
+    printf("gort_run returned\n");
+}
+
+TEST_IMPL(stack_overflow_batch)
+{
+    expect_child(ov_batch_child, NULL, 2, "fatal error: stack overflow",
+                 "gort_run returned", 20);
+    return 0;
+}
+
+/* The same with every stack readied by itself, as on kernels without
+ * process_madvise(PIDFD_SELF). */
+TEST_IMPL(stack_overflow_nobatch)
+{
+    expect_child(ov_batch_child, "stackbatch=0", 2,
+                 "fatal error: stack overflow", "gort_run returned", 20);
+    return 0;
+}
+
+/* Every goroutine finds the page below its stack unreadable: stacks
+ * readied a batch at a time get their guards as surely as stacks readied
+ * one by one.  A read of the byte below the stack is made under the
+ * signal handler's probe (the goroutine dumper's way of reading memory
+ * that may fault), so a missing guard shows as a read that succeeds. */
+#define GP_N 100
+static _Atomic int gp_guarded, gp_open;
+static gort_waitgroup gp_wg;
+
+static void gp_fn(void *arg)
+{
+    (void)arg;
+    uintptr_t below = gort__getg()->stack.lo - 1;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 1) == 0) {
+        gort__probe_jmp = &jb;
+        (void)*(volatile char *)below;
+        gort__probe_jmp = NULL;
+        atomic_fetch_add(&gp_open, 1);
+    } else {
+        atomic_fetch_add(&gp_guarded, 1);
+    }
+    gort_waitgroup_done(&gp_wg);
+    gort_waitgroup_wait(&gp_wg);    /* all alive at once: fresh stacks */
+}
+
+static void gp_main(void *arg)
+{
+    (void)arg;
+    gp_guarded = gp_open = 0;
+    gort_waitgroup_add(&gp_wg, GP_N);
+    for (int i = 0; i < GP_N; i++)
+        ASSERT_GT(gort_go(gp_fn, NULL), 0);
+    gort_waitgroup_wait(&gp_wg);
+    printf("guarded %d, open %d (guard mode %s)\n", (int)gp_guarded,
+           (int)gp_open, gort__stack_guard_mode());
+    ASSERT_EQ(gp_open, 0);
+    ASSERT_EQ(gp_guarded, GP_N);
+}
+
+TEST_IMPL(stack_guard_every_stack)
+{
+    start(2, gp_main, NULL);
+    return 0;
+}
+
+TEST_IMPL(stack_guard_every_stack_nobatch)
+{
+    TEST_SETENV("GORTDEBUG", "stackbatch=0");
+    start(2, gp_main, NULL);
     return 0;
 }
 
