@@ -234,6 +234,10 @@ static void prepare_batch(gort__stack *v, int n)
     if (n < 2 || gort__debug.stackbatchoff ||
         atomic_load_explicit(&batch_off, memory_order_relaxed))
         return;
+#ifdef GORT_VG
+    if (RUNNING_ON_VALGRIND)
+        return;     /* it knows no process_madvise (and says so) */
+#endif
     struct iovec gv[STKCACHE_MAX], pv[STKCACHE_MAX];
     int gi[STKCACHE_MAX], pi[STKCACHE_MAX];
     int ng = 0, np = 0;
