@@ -161,12 +161,17 @@ void gort__minit(struct m *mp)
     stack_t ss;
     void *mem = gort__mmap(NULL, altsz, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED)
-        return;     /* handlers then run on the goroutine stack */
-    ss.ss_sp = mem;
-    ss.ss_size = altsz;
-    ss.ss_flags = 0;
-    sigaltstack(&ss, NULL);
+    if (mem != MAP_FAILED) {
+        ss.ss_sp = mem;
+        ss.ss_size = altsz;
+        ss.ss_flags = 0;
+        sigaltstack(&ss, NULL);
+    }
+    /* Without a signal stack the handlers run on the goroutine stack;
+     * the mask is set either way (the thread starts with every signal
+     * blocked, and a fault while SIGSEGV is blocked kills the process
+     * with no report: a guard-page hit, or stack.c's check that guard
+     * markers fault, on an M whose signal stack could not be mapped). */
     pthread_sigmask(SIG_SETMASK, &initsigmask, NULL);
 }
 
