@@ -68,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -179,6 +180,45 @@ bool gort__stack_canary_words_ok(const gort__stack *s)
     return true;
 }
 
+/* Whether guard markers really fault: checked once, on the first page
+ * given one (a read under the fault handler's probe, signal.c).  An
+ * emulator may accept MADV_GUARD_INSTALL and do nothing (qemu-user
+ * does): then every stack would go unguarded while gort thought
+ * otherwise, so the process moves to mprotect guards for good. */
+static _Atomic int guard_checked;   /* 0: not yet, 1: they fault */
+
+static bool guard_faults(const void *page)
+{
+#ifdef GORT_VG
+    if (RUNNING_ON_VALGRIND)
+        return true;    /* it cannot see the marker: trust the kernel */
+#endif
+    sigjmp_buf jb;
+    volatile bool faulted = false;
+    if (sigsetjmp(jb, 0) == 0) {
+        gort__probe_jmp = &jb;
+        (void)*(const volatile char *)page;
+        gort__probe_jmp = NULL;
+    } else {
+        faulted = true;     /* the handler cleared gort__probe_jmp */
+    }
+    return faulted;
+}
+
+/* After a marker was installed on page: false if markers turn out not to
+ * work (guardmode is now mprotect). */
+static bool guard_verified(const void *page)
+{
+    if (atomic_load_explicit(&guard_checked, memory_order_acquire))
+        return true;
+    if (guard_faults(page)) {
+        atomic_store_explicit(&guard_checked, 1, memory_order_release);
+        return true;
+    }
+    atomic_store(&guardmode, STK_GUARD_MPROT);
+    return false;
+}
+
 /* Gives a stack its guard the first time it is handed out. */
 static void install_guard(gort__stack *s)
 {
@@ -188,7 +228,9 @@ static void install_guard(gort__stack *s)
     int mode = atomic_load_explicit(&guardmode, memory_order_relaxed);
     if (mode == STK_GUARD_MADV) {
         int saved = errno;
-        if (gort__madvise(gpage, pagesz, MADV_GUARD_INSTALL) == 0) {
+        if (gort__madvise(gpage, pagesz, MADV_GUARD_INSTALL) == 0 &&
+            guard_verified(gpage)) {
+            errno = saved;
             s->flags |= STK_GUARD_MADV;
             return;
         }
@@ -261,7 +303,7 @@ static void prepare_batch(gort__stack *v, int n)
     if (ng > 1) {
         long r = GORT__OUTCALL(long, syscall(SYS_process_madvise, PIDFD_SELF_PROCESS,
                                              gv, (size_t)ng, MADV_GUARD_INSTALL, 0));
-        if (r == (long)(pagesz * (size_t)ng)) {
+        if (r == (long)(pagesz * (size_t)ng) && guard_verified(gv[0].iov_base)) {
             for (int k = 0; k < ng; k++)
                 v[gi[k]].flags |= STK_GUARD_MADV;
         } else {
