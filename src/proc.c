@@ -1180,21 +1180,34 @@ static void execute(struct m *mp, struct g *gp, bool inherit)
     gort__afterswitch(mp);
 }
 
-/* A canary stack (no guard page) was found overwritten when its goroutine
- * switched out.  Checked before the switch, on the goroutine's own stack:
- * the stack it would switch to may be the one it overran. */
+/* A goroutine without a guard page was found at the end of its stack
+ * (own: reported from g0, after the switch), or its canary overwritten
+ * when it switched out (reported before the switch, on its own stack,
+ * which still has room: the stack it would switch to may be the one it
+ * overran). */
 static _Noreturn void stack_overflowed(struct g *gp, bool own)
 {
-    char buf[160];
-    if (own)
+    if (own) {
+        /* On g0 (ACT_OVERFLOW): gp's stack has no room left for a report,
+         * and below it may lie another goroutine's live frames (reporting
+         * from there once overwrote the main goroutine's saved context;
+         * reliability.md).  gp's frames are read from its saved context,
+         * which lies at most a guard slot below its stack. */
+        char buf[160];
         snprintf(buf, sizeof buf,
                  "runtime: goroutine %lld overflowed its %zu-byte stack\n",
                  (long long)gp->goid, (size_t)(gp->stack.hi - gp->stack.lo));
-    else
-        snprintf(buf, sizeof buf,
-                 "runtime: the stack canary of goroutine %lld was overwritten"
-                 " (it or the goroutine whose stack lies below overflowed)\n",
-                 (long long)gp->goid);
+        gort__begin_dying();
+        gort__write_str(2, buf);
+        gort__write_str(2, "fatal error: stack overflow\n\n");
+        gort__print_switched_out(2, gp, (size_t)sysconf(_SC_PAGESIZE));
+        gort__exit2();
+    }
+    char buf[160];
+    snprintf(buf, sizeof buf,
+             "runtime: the stack canary of goroutine %lld was overwritten"
+             " (it or the goroutine whose stack lies below overflowed)\n",
+             (long long)gp->goid);
     gort__write_str(2, buf);
     gort__fatal("stack overflow");
 }
@@ -1244,6 +1257,8 @@ void gort__afterswitch(struct m *mp)
     case ACT_EXIT:
         gort__goexit0(gp);
         break;
+    case ACT_OVERFLOW:
+        stack_overflowed(gp, true);
     default:
         gort__throw("afterswitch: bad act");
     }
@@ -1317,7 +1332,7 @@ void gort__gswitch(int act)
     /* Overflow check for stacks without a guard page: the canary, and
      * where the stack pointer is now (a frame may skip the canary). */
     if (unlikely((uintptr_t)__builtin_frame_address(0) < gp->stack.lo + 512))
-        stack_overflowed(gp, true);
+        switch_out(mp, gp, NULL, false, ACT_OVERFLOW);  /* no return */
     if (unlikely(!gort__stack_canary_ok(&gp->stack)))
         stack_overflowed(gp, false);
     if (likely(!mp->lockedg)) {

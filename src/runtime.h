@@ -749,7 +749,8 @@ GORT_INTERNAL _Noreturn void gort__goentry(struct g *gp);
 /* ------------------------------------------------------------------------ */
 
 /* What a goroutine switching away asks to be done with it. */
-enum { ACT_NONE = 0, ACT_PARK, ACT_YIELD, ACT_YIELD_GLOBAL, ACT_EXIT };
+enum { ACT_NONE = 0, ACT_PARK, ACT_YIELD, ACT_YIELD_GLOBAL, ACT_EXIT,
+       ACT_OVERFLOW /* out of stack (no guard page): g0 reports it */ };
 /* Switches the current goroutine away: straight to the next G of the
  * local run queue when there is one and nothing special is going on, else
  * to g0's scheduler loop.  The act is carried out on the goroutine after
@@ -1133,6 +1134,10 @@ GORT_INTERNAL void gort__traceback_init(void);
 /* Every goroutine with its state and backtrace (checkdead, fatal errors:
  * the world is stopped or dying, allgs is read without sched.lock). */
 GORT_INTERNAL void gort__dump_all_locked(int fd);
+/* "goroutine N [running]:" and gp's frames, read from its saved context,
+ * which may lie up to `below` bytes under its stack (a goroutine that ran
+ * out of stack, reported from g0). */
+GORT_INTERNAL void gort__print_switched_out(int fd, struct g *gp, size_t below);
 /* A bounded fault-tolerant read region: signal.c's fault handler jumps
  * here when set (the dumper reads stacks that may go away). */
 #include <setjmp.h>

@@ -657,6 +657,17 @@ void gort_dump_goroutines(int fd)
     gort__unlock(&dumplock);
 }
 
+void gort__print_switched_out(int fd, struct g *gp, size_t below)
+{
+    wbuf w = {.fd = fd, .n = 0};
+    gsnap s = {.gp = gp, .status = _Grunning};
+    frames f;
+    walk_saved(&f, (uintptr_t)gp->sp, gp->stack.lo - below, gp->stack.hi,
+               NULL);
+    print_g(&w, &s, &f, true, 0);
+    wflush(&w);
+}
+
 /* checkdead and other fatal reports: every M is idle or the process is
  * dying; allgs is read in place. */
 void gort__dump_all_locked(int fd)

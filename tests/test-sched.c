@@ -1877,6 +1877,76 @@ TEST_IMPL(stack_guard_every_stack_nobatch)
     return 0;
 }
 
+/* A canary stack (no guard page) overflows while the stack below it is a
+ * live goroutine's (the main one, switching all the while on the other
+ * P): the report must not run on past the overflowing stack's guard slot
+ * into that goroutine's saved context (it once did: reliability.md).
+ * Goroutines are started one at a time until one of them lands in the
+ * slot right above the main goroutine's; that one recurses. */
+static uintptr_t nb_main_hi;
+static _Atomic int nb_found;
+static gort_waitgroup nb_started;
+
+static void nb_fn(void *arg)
+{
+    (void)arg;
+    struct g *gp = gort__getg();
+    bool above = gp->stack.lo - (uintptr_t)sysconf(_SC_PAGESIZE) == nb_main_hi;
+    if (above)
+        atomic_store(&nb_found, 1);
+    gort_waitgroup_done(&nb_started);
+    if (above) {
+        printf("recursing\n");
+        ov_recurse(1);
+    }
+    gort_sleep(3600 * GORT_SEC);
+}
+
+static void nb_main(void *arg)
+{
+    (void)arg;
+    nb_main_hi = gort__getg()->stack.hi;
+    for (int i = 0; i < 200 && !atomic_load(&nb_found); i++) {
+        gort_waitgroup_add(&nb_started, 1);
+        ASSERT_GT(gort_go(nb_fn, NULL), 0);
+        gort_waitgroup_wait(&nb_started);
+    }
+    if (!atomic_load(&nb_found)) {
+        printf("no goroutine got the stack above the main one's\n");
+        exit(3);
+    }
+    /* Frames of ours near the top of our stack, watched while the report
+     * is made on the other P: a report that runs on into our stack
+     * overwrites them (or our saved context, and we crash). */
+    volatile uint64_t watch[256];
+    for (int i = 0; i < 256; i++)
+        watch[i] = 0x5a5a5a5a00000000ull + (uint64_t)i;
+    for (;;) {
+        for (int i = 0; i < 256; i++)
+            if (watch[i] != 0x5a5a5a5a00000000ull + (uint64_t)i) {
+                printf("the main goroutine's frames were overwritten\n");
+                exit(4);
+            }
+        gort_yield();
+    }
+}
+
+static void nb_child(void *arg)
+{
+    (void)arg;
+    TEST_SETENV("GORTDEBUG", "stackguard=canary");
+    ov_yield_every = 4;
+    start(2, nb_main, NULL);
+    printf("gort_run returned\n");
+}
+
+TEST_IMPL(stack_overflow_canary_live_below)
+{
+    expect_child(nb_child, NULL, 2, "fatal error: stack overflow",
+                 "gort_run returned", 20);
+    return 0;
+}
+
 TEST_IMPL(stack_overflow_mprotect)
 {
     expect_child(ov_child, "mprotect", 2, "fatal error: stack overflow",
