@@ -166,13 +166,19 @@ void gort__minit(struct m *mp)
         ss.ss_size = altsz;
         ss.ss_flags = 0;
         sigaltstack(&ss, NULL);
+        pthread_sigmask(SIG_SETMASK, &initsigmask, NULL);
+        return;
     }
-    /* Without a signal stack the handlers run on the goroutine stack;
-     * the mask is set either way (the thread starts with every signal
-     * blocked, and a fault while SIGSEGV is blocked kills the process
-     * with no report: a guard-page hit, or stack.c's check that guard
-     * markers fault, on an M whose signal stack could not be mapped). */
-    pthread_sigmask(SIG_SETMASK, &initsigmask, NULL);
+    /* No signal stack: the handlers would run on the goroutine's stack.
+     * SIGURG stays blocked (asynchronous preemption rewrites the
+     * interrupted stack below its pointer, where the handler's own frame
+     * would then be: this M's goroutines are preempted cooperatively
+     * only), but the faults are unblocked: the thread starts with every
+     * signal blocked, and a fault while SIGSEGV is blocked kills the
+     * process with no report (stack.c's probe of a guard marker, say). */
+    sigset_t set = initsigmask;
+    sigaddset(&set, SIGURG);
+    pthread_sigmask(SIG_SETMASK, &set, NULL);
 }
 
 void gort__unminit(struct m *mp)
