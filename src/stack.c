@@ -45,7 +45,7 @@
  *     the bottom are checked every time the goroutine switches out.
  * The first failure of MADV_GUARD_INSTALL with EINVAL (old kernel) moves
  * the process to mprotect for good, and so does a first marker that does
- * not fault when read (guard_verified: an emulator that ignores it).
+ * not fault (guard_verified: an emulator that ignores it).
  *
  * Stack credit.  A goroutine that has not started holds no stack (a burst
  * of a million gort_go calls should not map a million stacks), yet gort_go
