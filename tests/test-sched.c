@@ -1792,10 +1792,16 @@ static void ov_child(void *arg)
     printf("gort_run returned\n");
 }
 
+/* The child dies of the overflow with Go's words and exit status 2. */
+static void expect_overflow(void (*child)(void *), void *arg)
+{
+    expect_child(child, arg, 2, "fatal error: stack overflow",
+                 "gort_run returned", 20);
+}
+
 TEST_IMPL(stack_overflow_default)
 {
-    expect_child(ov_child, NULL, 2, "fatal error: stack overflow",
-                 "gort_run returned", 20);
+    expect_overflow(ov_child, NULL);
     return 0;
 }
 
@@ -1810,8 +1816,7 @@ static void ov_batch_child(void *arg)
 
 TEST_IMPL(stack_overflow_batch)
 {
-    expect_child(ov_batch_child, NULL, 2, "fatal error: stack overflow",
-                 "gort_run returned", 20);
+    expect_overflow(ov_batch_child, NULL);
     return 0;
 }
 
@@ -1819,8 +1824,7 @@ TEST_IMPL(stack_overflow_batch)
  * process_madvise(PIDFD_SELF). */
 TEST_IMPL(stack_overflow_nobatch)
 {
-    expect_child(ov_batch_child, "stackbatch=0", 2,
-                 "fatal error: stack overflow", "gort_run returned", 20);
+    expect_overflow(ov_batch_child, "stackbatch=0");
     return 0;
 }
 
@@ -1945,22 +1949,19 @@ static void nb_child(void *arg)
 
 TEST_IMPL(stack_overflow_canary_live_below)
 {
-    expect_child(nb_child, NULL, 2, "fatal error: stack overflow",
-                 "gort_run returned", 20);
+    expect_overflow(nb_child, NULL);
     return 0;
 }
 
 TEST_IMPL(stack_overflow_mprotect)
 {
-    expect_child(ov_child, "mprotect", 2, "fatal error: stack overflow",
-                 "gort_run returned", 20);
+    expect_overflow(ov_child, "mprotect");
     return 0;
 }
 
 TEST_IMPL(stack_overflow_canary)
 {
-    expect_child(ov_child, "canary", 2, "fatal error: stack overflow",
-                 "gort_run returned", 20);
+    expect_overflow(ov_child, "canary");
     return 0;
 }
 
