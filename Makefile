@@ -225,18 +225,19 @@ AARCH64_MAKE   = $(MAKE) CC=$(AARCH64_CC) ARCH=aarch64 BUILD=$(AARCH64_BUILD) \
 #   mmap_exhaustion         qemu-user accepts setrlimit(RLIMIT_AS) but does
 #                           not apply it (it would limit qemu itself), so
 #                           gort_go never runs out of address space.
-#   stack_overflow_default  qemu-user answers 0 to madvise() advice it does
-#                           not know, MADV_GUARD_INSTALL included, without
-#                           installing anything: the stack has no guard and
-#                           the overflow is a bare SIGSEGV.  The mprotect
-#                           guard (stack_overflow_mprotect) runs.
+#   preempt_slice_after_idle_2p  fails now and then under emulation (here
+#                           1 CI replica in 5, and under Valgrind): a
+#                           goroutine that computes 4 ms after a sleep is
+#                           preempted once; the cause is not known
+#                           (docs/reliability.md, "Known failures").  It
+#                           runs natively and under the sanitizers.
 #   syscall_unwrapped_*     sysmon rescues an unwrapped blocking call after
 #   syscall_many_unwrapped_1p  reading /proc/self/task/TID/syscall, which
 #                           qemu-user fills with the host's (x86_64)
 #                           syscall numbers; gort sees the mismatch and
 #                           leaves unwrapped calls alone there
 #                           (docs/preemption.md).  Wrapped calls run.
-AARCH64_TEST_SKIP ?= mmap_exhaustion stack_overflow_default \
+AARCH64_TEST_SKIP ?= mmap_exhaustion preempt_slice_after_idle_2p \
                      syscall_unwrapped_usleep_1p syscall_unwrapped_pipe_read_1p \
                      syscall_unwrapped_recv_timeout_1p syscall_many_unwrapped_1p
 # Emulation slack for the per-test timeouts.

@@ -1910,7 +1910,7 @@ static void nb_main(void *arg)
 {
     (void)arg;
     nb_main_hi = gort__getg()->stack.hi;
-    for (int i = 0; i < 200 && !atomic_load(&nb_found); i++) {
+    for (int i = 0; i < 2000 && !atomic_load(&nb_found); i++) {
         gort_waitgroup_add(&nb_started, 1);
         ASSERT_GT(gort_go(nb_fn, NULL), 0);
         gort_waitgroup_wait(&nb_started);
