@@ -143,8 +143,11 @@ static void print_current_goroutine(int skip)
     gort__print_backtrace(2, skip + 1);
 }
 
+/* The report and exit of a fatal error: the goroutine shown is the one
+ * running, or (outg) one switched out, its frames read from its saved
+ * context up to a page below its stack. */
 static _Noreturn void die2(const char *detail, const char *prefix,
-                           const char *msg)
+                           const char *msg, struct g *outg)
 {
     gort__begin_dying();
     if (detail)
@@ -152,23 +155,32 @@ static _Noreturn void die2(const char *detail, const char *prefix,
     gort__write_str(2, prefix);
     gort__write_str(2, msg);
     gort__write_str(2, "\n\n");
-    print_current_goroutine(2);
+    if (outg)
+        gort__print_switched_out(2, outg, (size_t)sysconf(_SC_PAGESIZE));
+    else
+        print_current_goroutine(2);
     gort__exit2();
 }
 
 void gort__throw(const char *msg)
 {
-    die2(NULL, "fatal error: ", msg);
+    die2(NULL, "fatal error: ", msg, NULL);
 }
 
 void gort__fatal(const char *msg)
 {
-    die2(NULL, "fatal error: ", msg);
+    die2(NULL, "fatal error: ", msg, NULL);
 }
 
 void gort__fatal_detail(const char *detail, const char *msg)
 {
-    die2(detail, "fatal error: ", msg);
+    die2(detail, "fatal error: ", msg, NULL);
+}
+
+void gort__fatal_switched_out(const char *detail, const char *msg,
+                              struct g *gp)
+{
+    die2(detail, "fatal error: ", msg, gp);
 }
 
 /* ------------------------------------------------------------------------ */

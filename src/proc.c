@@ -1197,11 +1197,7 @@ static _Noreturn void stack_overflowed(struct g *gp, bool own)
         snprintf(buf, sizeof buf,
                  "runtime: goroutine %lld overflowed its %zu-byte stack\n",
                  (long long)gp->goid, (size_t)(gp->stack.hi - gp->stack.lo));
-        gort__begin_dying();
-        gort__write_str(2, buf);
-        gort__write_str(2, "fatal error: stack overflow\n\n");
-        gort__print_switched_out(2, gp, (size_t)sysconf(_SC_PAGESIZE));
-        gort__exit2();
+        gort__fatal_switched_out(buf, "stack overflow", gp);
     }
     char buf[160];
     snprintf(buf, sizeof buf,

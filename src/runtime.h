@@ -993,6 +993,11 @@ GORT_INTERNAL _Noreturn void gort__fatal(const char *msg);
  * a newline), both written by the first dying thread only. */
 GORT_INTERNAL _Noreturn void gort__fatal_detail(const char *detail,
                                                 const char *msg);
+/* The same for gp, switched out (its own stack has no room left for the
+ * report: a goroutine out of stack, reported from g0). */
+GORT_INTERNAL _Noreturn void gort__fatal_switched_out(const char *detail,
+                                                      const char *msg,
+                                                      struct g *gp);
 GORT_INTERNAL _Noreturn void gort__panicmsg(const char *msg);
 GORT_INTERNAL _Noreturn void gort__exit2(void);
 GORT_INTERNAL bool gort__dying(void);

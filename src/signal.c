@@ -175,7 +175,7 @@ void gort__minit(struct m *mp)
      * would then be: this M's goroutines are preempted cooperatively
      * only), but the faults are unblocked: the thread starts with every
      * signal blocked, and a fault while SIGSEGV is blocked kills the
-     * process with no report (stack.c's probe of a guard marker, say). */
+     * process with no report (a guard-page hit, say). */
     sigset_t set = initsigmask;
     sigaddset(&set, SIGURG);
     pthread_sigmask(SIG_SETMASK, &set, NULL);

@@ -181,6 +181,18 @@ bool gort__stack_canary_words_ok(const gort__stack *s)
     return true;
 }
 
+/* A pooled stack's bit in its slab's masks (dirty, resident). */
+static inline uint32_t slot_bit(const gort__stack *s)
+{
+    return 1u << ((s->lo - pagesz - s->slab->base) / slotsz);
+}
+
+/* The stack's guard mode is settled (it was handed out before). */
+static inline bool guard_settled(const gort__stack *s)
+{
+    return (s->flags & (STK_GUARD_MADV | STK_GUARD_MPROT | STK_CANARY)) != 0;
+}
+
 /* Whether guard markers really fault: checked once, on the first page
  * given one.  An emulator may accept MADV_GUARD_INSTALL and do nothing
  * (qemu-user does): then every stack would go unguarded while gort
@@ -228,7 +240,7 @@ static bool guard_verified(const void *page)
 /* Gives a stack its guard the first time it is handed out. */
 static void install_guard(gort__stack *s)
 {
-    if (s->flags & (STK_GUARD_MADV | STK_GUARD_MPROT | STK_CANARY))
+    if (guard_settled(s))
         goto canary;
     void *gpage = (void *)(s->lo - pagesz);
     int mode = atomic_load_explicit(&guardmode, memory_order_relaxed);
@@ -293,13 +305,12 @@ static void prepare_batch(gort__stack *v, int n)
                 STK_GUARD_MADV;
     for (int i = 0; i < n; i++) {
         gort__stack *s = &v[i];
-        if (madv && !(s->flags & (STK_GUARD_MADV | STK_GUARD_MPROT | STK_CANARY))) {
+        if (madv && !guard_settled(s)) {
             gv[ng] = (struct iovec){(void *)(s->lo - pagesz), pagesz};
             gi[ng++] = i;
         }
-        struct gort__slab *sl = s->slab;
-        uint32_t bit = 1u << ((s->lo - pagesz - sl->base) / slotsz);
-        if (!(atomic_load_explicit(&sl->resident, memory_order_relaxed) & bit) &&
+        if (!(atomic_load_explicit(&s->slab->resident, memory_order_relaxed) &
+              slot_bit(s)) &&
             !atomic_load_explicit(&populate_off, memory_order_relaxed)) {
             pv[np] = (struct iovec){(void *)(s->hi - pagesz), pagesz};
             pi[np++] = i;
@@ -323,8 +334,7 @@ static void prepare_batch(gort__stack *v, int n)
         if (r == (long)(pagesz * (size_t)np)) {
             for (int k = 0; k < np; k++) {
                 gort__stack *s = &v[pi[k]];
-                uint32_t bit = 1u << ((s->lo - pagesz - s->slab->base) / slotsz);
-                atomic_fetch_or_explicit(&s->slab->resident, bit,
+                atomic_fetch_or_explicit(&s->slab->resident, slot_bit(s),
                                          memory_order_relaxed);
             }
         } else {
@@ -342,7 +352,7 @@ static void prepare_batch(gort__stack *v, int n)
 static void populate_top(gort__stack *s)
 {
     struct gort__slab *sl = s->slab;
-    uint32_t bit = 1u << ((s->lo - pagesz - sl->base) / slotsz);
+    uint32_t bit = slot_bit(s);
     if (atomic_load_explicit(&sl->resident, memory_order_relaxed) & bit)
         return;
     atomic_fetch_or_explicit(&sl->resident, bit, memory_order_relaxed);
@@ -503,13 +513,12 @@ int gort__stack_get_reserved(struct p *pp, gort__stack *out)
          * stack, not a live goroutine's frames (stack_overflow_canary
          * failed 2 times in 30 with the batch handed out upwards). */
         int k = (int)(pool.n < STKCACHE_MAX / 2 ? pool.n : STKCACHE_MAX / 2);
-        for (int i = 0; i < k; i++)
+        pp->stkcache[k - 1] = pool_pop_locked();    /* ours, past the top */
+        for (int i = 0; i < k - 1; i++)
             pp->stkcache[i] = pool_pop_locked();
         gort__unlock(&pool.lock);
         prepare_batch(pp->stkcache, k);
-        *out = pp->stkcache[0];
-        memmove(&pp->stkcache[0], &pp->stkcache[1],
-                (size_t)(k - 1) * sizeof pp->stkcache[0]);
+        *out = pp->stkcache[k - 1];
         pp->nstkcache = k - 1;
     }
     install_guard(out);
@@ -544,7 +553,7 @@ static void spill(struct p *pp, int keep)
     while (pp->nstkcache > keep) {
         gort__stack s = pp->stkcache[--pp->nstkcache];
         struct gort__slab *sl = s.slab;
-        sl->dirty |= 1u << ((s.lo - pagesz - sl->base) / slotsz);
+        sl->dirty |= slot_bit(&s);
         if (++sl->inpool == SLAB_STACKS && sl->dirty && !sl->relqueued &&
             pool.n >= POOL_KEEP_RESIDENT) {
             sl->relqueued = true;
