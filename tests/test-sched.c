@@ -1888,7 +1888,7 @@ TEST_IMPL(stack_guard_every_stack_nobatch)
  * Goroutines are started one at a time until one of them lands in the
  * slot right above the main goroutine's; that one recurses. */
 static uintptr_t nb_main_hi;
-static _Atomic int nb_found;
+static _Atomic int nb_found, nb_go;
 static gort_waitgroup nb_started;
 
 static void nb_fn(void *arg)
@@ -1900,6 +1900,8 @@ static void nb_fn(void *arg)
         atomic_store(&nb_found, 1);
     gort_waitgroup_done(&nb_started);
     if (above) {
+        while (!atomic_load(&nb_go))
+            gort_yield();
         printf("recursing\n");
         ov_recurse(1);
     }
@@ -1919,6 +1921,10 @@ static void nb_main(void *arg)
         printf("no goroutine got the stack above the main one's\n");
         exit(3);
     }
+    /* The search ran on one P, so that no slot could hide in a second
+     * P's stack cache; the overflow runs with two. */
+    ASSERT_EQ(gort_maxprocs(2), 1);
+    atomic_store(&nb_go, 1);
     /* Frames of ours near the top of our stack, watched while the report
      * is made on the other P: a report that runs on into our stack
      * overwrites them (or our saved context, and we crash). */
@@ -1943,7 +1949,7 @@ static void nb_child(void *arg)
      * (frames are larger under ASan), so that what reaches the stack
      * below, if anything, is the report's. */
     ov_yield_every = 1;
-    start(2, nb_main, NULL);
+    start(1, nb_main, NULL);
     printf("gort_run returned\n");
 }
 
