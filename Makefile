@@ -58,7 +58,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .PHONY: all lib examples tests test test-model test-http test-gdb test-trace-html demo bench bench-trace install clean check-exports check-helpers check-outcalls
 
-all: lib examples tests
+all: lib examples tests $(BUILD)/tools/freshpage
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -255,6 +255,10 @@ $(BUILD)/tools:
 # Only switch.S and the smoke program: no scheduler, no libgort.
 $(BUILD)/tools/arch-smoke: tools/arch-smoke.c $(LIB_ASM) | $(BUILD)/tools
 	$(CC) $(CFLAGS_APP) $^ -o $@ -lm
+
+# What a never-used stack page costs here, without gort (docs/bench.md).
+$(BUILD)/tools/freshpage: tools/freshpage.c | $(BUILD)/tools
+	$(CC) $(CFLAGS_APP) $< -o $@
 
 arch-smoke-native: $(BUILD)/tools/arch-smoke
 	./$(BUILD)/tools/arch-smoke
