@@ -15,7 +15,12 @@
  * (publishes the goroutine as waiting, queues it, frees it) *after* the
  * goroutine's registers are saved (gort__afterswitch).  That ordering is
  * what makes it safe for another M to resume the goroutine the moment it
- * is published.
+ * is published.  The path from gopark to the register switch and back,
+ * with the run queue's get and the park's commit, is one function
+ * (gswitch_inl and what it inlines), and so are the channel operations
+ * down to gopark: a blocking operation paid every call level twice, and
+ * the flat path took a ping-pong round trip from ~73 to ~58 ns
+ * (docs/bench.md, 2026-12-08).
  *
  * Run queues (the code is in runq.h, shared with the model checker in
  * tests/model/).  Each P has a 256-slot ring (runq) and a runnext slot.  Only
@@ -1134,7 +1139,7 @@ static __attribute__((noinline)) bool stack_scavenge(struct p *pp,
 }
 
 /* Makes gp the running goroutine of mp (which holds pp). */
-static inline void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit)
+static inline __attribute__((always_inline)) void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit)
 {
     if (unlikely(gp->sp == NULL)) {
         /* First run: take the reserved stack (custom-sized stacks were
@@ -1208,25 +1213,11 @@ static _Noreturn void stack_overflowed(struct g *gp, bool own)
     gort__fatal("stack overflow");
 }
 
-void gort__afterswitch(struct m *mp)
+/* What the goroutine that switched away asked for, other than a park. */
+static __attribute__((noinline)) void afterswitch_rest(struct m *mp,
+                                                       struct g *gp, int act)
 {
-    int act = mp->act;
-    if (act == ACT_NONE)
-        return;
-    struct g *gp = mp->actg;
-    mp->act = ACT_NONE;
-    mp->actg = NULL;
     switch (act) {
-    case ACT_PARK: {
-        bool (*unlockf)(struct g *, void *) = mp->waitunlockf;
-        void *lock = mp->waitlock;
-        mp->waitunlockf = NULL;
-        mp->waitlock = NULL;
-        gort__count(&mp->p->npark);
-        if (!parkcommit(gp, unlockf, lock))
-            gort__runqput(mp->p, gp, true);     /* called off: next in line */
-        break;
-    }
     case ACT_YIELD:
         atomic_store_explicit(&gp->status, _Grunnable, memory_order_relaxed);
         if (gp->lockedm || (gort__runqempty(mp->p) &&
@@ -1260,6 +1251,35 @@ void gort__afterswitch(struct m *mp)
     }
 }
 
+/* Runs, on the stack switched to, what the goroutine that switched away
+ * asked for.  A park (the common case: every blocking channel operation)
+ * is inline in the switch; the rest is out of line. */
+static inline __attribute__((always_inline)) void afterswitch_inl(struct m *mp)
+{
+    int act = mp->act;
+    if (act == ACT_NONE)
+        return;
+    struct g *gp = mp->actg;
+    mp->act = ACT_NONE;
+    mp->actg = NULL;
+    if (unlikely(act != ACT_PARK)) {
+        afterswitch_rest(mp, gp, act);
+        return;
+    }
+    bool (*unlockf)(struct g *, void *) = mp->waitunlockf;
+    void *lock = mp->waitlock;
+    mp->waitunlockf = NULL;
+    mp->waitlock = NULL;
+    gort__count(&mp->p->npark);
+    if (!parkcommit(gp, unlockf, lock))
+        gort__runqput(mp->p, gp, true);     /* called off: next in line */
+}
+
+void gort__afterswitch(struct m *mp)
+{
+    afterswitch_inl(mp);
+}
+
 /* gort_tls of the thread we run on now: inline on x86_64 (runtime.h, at
  * gort__tlsp, says why not under TSan).  asm volatile, so the read after
  * the switch is never merged with the one before it. */
@@ -1279,9 +1299,13 @@ static inline __attribute__((always_inline)) struct gort__tls *tlsp_fast(void)
 }
 
 /* The switch itself: gp leaves (to next, or to g0 when next is NULL)
- * asking for act, and this returns when gp runs again. */
-static void switch_out(struct m *mp, struct g *gp, struct g *next,
-                       bool inherit, int act)
+ * asking for act, and this returns when gp runs again.  Inline in the
+ * park and yield path (gswitch_inl), a function (switch_out) elsewhere:
+ * each call level on the way to the switch is paid twice, going and
+ * coming back, by every blocking operation. */
+static inline __attribute__((always_inline)) void
+switch_out_inl(struct m *mp, struct g *gp, struct g *next, bool inherit,
+               int act)
 {
     /* Traced: gp's run ends and next's begins, at one clock reading. */
     if (GORT_TRACE_ON())
@@ -1308,12 +1332,19 @@ static void switch_out(struct m *mp, struct g *gp, struct g *next,
     /* Running again, possibly on another M. */
     GORT__SAN(gort__san_arrived(gp->san_fake));
     mp = gort__getm();
-    gort__afterswitch(mp);
+    afterswitch_inl(mp);
     *tlsp_fast() = gp->tls;
     *mp->errnop = gp->saved_errno;
 }
 
-void gort__gswitch(int act)
+static __attribute__((noinline)) void switch_out(struct m *mp, struct g *gp,
+                                                struct g *next, bool inherit,
+                                                int act)
+{
+    switch_out_inl(mp, gp, next, inherit, act);
+}
+
+static inline __attribute__((always_inline)) void gswitch_inl(int act)
 {
     struct m *mp = gort__getm();
     struct g *gp = mp->curg;
@@ -1347,7 +1378,7 @@ void gort__gswitch(int act)
             tw <= gort__nanotime())
             normal = false;
         if (likely(normal) && !(gq != 0 && pp->schedtick % 61 == 0)) {
-            next = gort__runqget(pp, &inherit);
+            next = runqget_inl(pp, &inherit);
             if (next && unlikely(next->lockedm != NULL ||
                                  next->gen != atomic_load(&sched.gen))) {
                 mp->handoffg = next;
@@ -1358,7 +1389,12 @@ void gort__gswitch(int act)
             likely(normal))
             return;     /* nobody else wants this P: keep running */
     }
-    switch_out(mp, gp, next, inherit, act);
+    switch_out_inl(mp, gp, next, inherit, act);
+}
+
+void gort__gswitch(int act)
+{
+    gswitch_inl(act);
 }
 
 static void schedule_loop(struct m *mp)
@@ -1434,7 +1470,7 @@ void gort__gopark(bool (*unlockf)(struct g *, void *), void *lock, int reason)
     gp->waitsince = atomic_load_explicit(&gort__coarse.now, memory_order_relaxed);
     mp->waitunlockf = unlockf;
     mp->waitlock = lock;
-    gort__gswitch(ACT_PARK);
+    gswitch_inl(ACT_PARK);
 }
 
 void gort__goready(struct g *gp)
@@ -1455,7 +1491,7 @@ void gort__goready(struct g *gp)
                 atomic_load_explicit(&pp->runnext, memory_order_relaxed) == NULL &&
                 atomic_load_explicit(&pp->runqhead, memory_order_relaxed) ==
                     atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-    gort__runqput(pp, gp, true);
+    runqput_inl(pp, gp, true);
     if (lazy) {
         if (!atomic_load_explicit(&pp->wakepending, memory_order_relaxed))
             atomic_store_explicit(&pp->wakepending, true, memory_order_relaxed);

@@ -101,7 +101,12 @@ bool gort__runqempty(struct p *pp)
     }
 }
 
-void gort__runqput(struct p *pp, struct g *gp, bool next)
+/* runqput and runqget are inlined where a switch or a wake-up takes them
+ * (proc.c's gswitch and goready: a ping-pong round trip runs each twice,
+ * and the calls were a tenth of it); elsewhere, and in the model checker,
+ * they are the functions below, with the same bodies. */
+static inline __attribute__((always_inline)) void
+runqput_inl(struct p *pp, struct g *gp, bool next)
 {
     if (next) {
         struct g *old = RQ_LOAD(&pp->runnext, memory_order_relaxed);
@@ -134,6 +139,11 @@ void gort__runqput(struct p *pp, struct g *gp, bool next)
     }
 }
 
+void gort__runqput(struct p *pp, struct g *gp, bool next)
+{
+    runqput_inl(pp, gp, next);
+}
+
 /* Moves half the full ring plus gp to the global queue, in one batch. */
 static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t)
 {
@@ -152,7 +162,8 @@ static bool runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t)
     return true;
 }
 
-struct g *gort__runqget(struct p *pp, bool *inherit)
+static inline __attribute__((always_inline)) struct g *
+runqget_inl(struct p *pp, bool *inherit)
 {
     struct g *next = RQ_LOAD(&pp->runnext, memory_order_relaxed);
     if (next && RQ_FASTNEXT) {
@@ -210,6 +221,11 @@ struct g *gort__runqget(struct p *pp, bool *inherit)
             return gp;
         }
     }
+}
+
+struct g *gort__runqget(struct p *pp, bool *inherit)
+{
+    return runqget_inl(pp, inherit);
 }
 
 /* Copies half of victim's ring into batch[batchhead...] (a ring of the
