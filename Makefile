@@ -70,7 +70,7 @@ GORT_TEXT := --rename-section .text=gort_text,alloc,load,readonly,code,contents 
              --rename-section .text.hot=gort_text,alloc,load,readonly,code,contents \
              --rename-section .text.startup=gort_text,alloc,load,readonly,code,contents
 
-$(BUILD)/obj/%.o: src/%.c src/runtime.h src/runq.h include/gort.h | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/gort.h | $(BUILD)/obj
 	$(CC) $(CFLAGS_LIB) -c $< -o $@.tmp
 	$(OBJCOPY) $(GORT_TEXT) $@.tmp $@
 	rm -f $@.tmp
@@ -257,7 +257,7 @@ $(BUILD)/tools/arch-smoke: tools/arch-smoke.c $(LIB_ASM) | $(BUILD)/tools
 	$(CC) $(CFLAGS_APP) $^ -o $@ -lm
 
 # What a never-used stack page costs here, without gort (docs/bench.md).
-$(BUILD)/tools/freshpage: tools/freshpage.c | $(BUILD)/tools
+$(BUILD)/tools/freshpage: tools/freshpage.c src/madv.h | $(BUILD)/tools
 	$(CC) $(CFLAGS_APP) $< -o $@
 
 arch-smoke-native: $(BUILD)/tools/arch-smoke

@@ -75,12 +75,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
+#include "madv.h"
 
 #define SLAB_STACKS 32
 #define ARENA_SLABS_MAX 64
@@ -275,10 +270,9 @@ canary:
 
 static _Atomic bool populate_off;
 
-/* process_madvise on the calling process (PIDFD_SELF_PROCESS, Linux 6.15;
- * every advice is accepted on oneself since 6.13).  Names no fd, so a
+/* process_madvise goes to the calling process (PIDFD_SELF_PROCESS, madv.h;
+ * every advice is accepted on oneself since 6.13).  It names no fd, so a
  * forked child cannot advise its parent's memory by mistake. */
-#define PIDFD_SELF_PROCESS (-10001)
 static _Atomic bool batch_off;
 
 /* Readies a batch of stacks just taken from the pool for first use: the

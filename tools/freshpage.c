@@ -37,13 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-#define PIDFD_SELF_PROCESS (-10001)
+#include "../src/madv.h"    /* the advice's numbers, nothing of gort */
 
 enum { BATCH = 16, ROUNDS = 3 };
 
