@@ -1431,18 +1431,26 @@ static void schedule_loop(struct m *mp)
         execute(mp, gp, inherit);
         if (unlikely(mp->exiting)) {
             /* A locked goroutine ended without unlocking: the thread goes
-             * with it, as in Go. */
+             * with it, as in Go.  As Go's mexit: the P is handed on while
+             * this M still counts as running, and only then does the M
+             * stop counting and the deadlock detector look.  (Counted out
+             * first, an M going idle meanwhile saw no M running and a P
+             * with work, the goroutine this one had just readied, in
+             * nobody's hands: a false "all goroutines are asleep".) */
             struct p *pp;
             gort__lock(&sched.lock);
             pp = releasep(mp);
+            gort__unlock(&sched.lock);
+            handoffp(pp);
+            gort__lock(&sched.lock);
             sched.nmfreed++;
             for (struct m **pm = &sched.allm; *pm; pm = &(*pm)->alllink)
                 if (*pm == mp) {
                     *pm = mp->alllink;
                     break;
                 }
+            checkdead();
             gort__unlock(&sched.lock);
-            handoffp(pp);
             gort__unminit(mp);
             gort__setm(NULL);
             /* The m struct is not freed: sysmon may still be reading it

@@ -1415,6 +1415,34 @@ TEST_IMPL(lock_os_thread_exit_locked)
     return 0;
 }
 
+/* Many rounds of a locked goroutine that readies main (into its own P's
+ * runnext) and ends locked, its thread exiting: while that thread hands
+ * its P (with main in it) on, another M going idle must not conclude
+ * that nothing can run (it did, about once in 750 runs of the test
+ * above, reporting a deadlock with main runnable). */
+static void lkxs_main(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 2000; round++) {
+        gort_waitgroup_add(&lkx_wg, 1);
+        ASSERT_GT(gort_go(lkx_exit_locked, NULL), 0);
+        gort_waitgroup_wait(&lkx_wg);
+        /* Short-lived goroutines, so that Ms spin and go idle about the
+         * time the next locked one's thread exits. */
+        gort_waitgroup_add(&lkx_wg, 8);
+        for (int i = 0; i < 8; i++)
+            ASSERT_GT(gort_go(lkx_count_fn, NULL), 0);
+        gort_waitgroup_wait(&lkx_wg);
+    }
+    wait_num_goroutine(1);
+}
+
+TEST_IMPL(lock_os_thread_exit_stress)
+{
+    start(2, lkxs_main, NULL);
+    return 0;
+}
+
 static _Atomic int lkm_ran;
 static void lkm_main(void *arg)
 {
@@ -1480,6 +1508,39 @@ static void dl_wg_child(void *arg)
 TEST_IMPL(deadlock_waitgroup)
 {
     expect_child(dl_wg_child, NULL, 2,
+                 "fatal error: all goroutines are asleep - deadlock!",
+                 "gort_run returned", 20);
+    return 0;
+}
+
+/* The last goroutine that could run is locked to its thread and ends
+ * locked (its thread exits with it) while main waits for good: the
+ * deadlock is still reported.  The goroutine sleeps first so that main is
+ * asleep before it ends. */
+static void dlle_locked(void *arg)
+{
+    (void)arg;
+    gort_lock_os_thread();
+    gort_sleep(50 * GORT_MS);
+}
+
+static void dlle_main(void *arg)
+{
+    (void)arg;
+    ASSERT_GT(gort_go(dlle_locked, NULL), 0);
+    gort_chan_recv(NULL, NULL);     /* a NULL channel: forever */
+}
+
+static void dlle_child(void *arg)
+{
+    (void)arg;
+    start(2, dlle_main, NULL);
+    printf("gort_run returned\n");
+}
+
+TEST_IMPL(deadlock_after_locked_exit)
+{
+    expect_child(dlle_child, NULL, 2,
                  "fatal error: all goroutines are asleep - deadlock!",
                  "gort_run returned", 20);
     return 0;
