@@ -1498,18 +1498,26 @@ static void dl_wg_main(void *arg)
     gort_waitgroup_wait(&dl_wg); /* nobody will call done */
 }
 
-static void dl_wg_child(void *arg)
+/* Runs main_fn as the main goroutine on 2 Ps in a child process, which
+ * must report a deadlock (Go's words, exit 2) and not return. */
+typedef void (*dl_mainfn)(void *);
+
+static void dl_child(void *arg)
 {
-    (void)arg;
-    start(2, dl_wg_main, NULL);
+    start(2, *(dl_mainfn *)arg, NULL);
     printf("gort_run returned\n");
+}
+
+static void expect_deadlock(dl_mainfn main_fn)
+{
+    expect_child(dl_child, &main_fn, 2,
+                 "fatal error: all goroutines are asleep - deadlock!",
+                 "gort_run returned", 20);
 }
 
 TEST_IMPL(deadlock_waitgroup)
 {
-    expect_child(dl_wg_child, NULL, 2,
-                 "fatal error: all goroutines are asleep - deadlock!",
-                 "gort_run returned", 20);
+    expect_deadlock(dl_wg_main);
     return 0;
 }
 
@@ -1531,18 +1539,9 @@ static void dlle_main(void *arg)
     gort_chan_recv(NULL, NULL);     /* a NULL channel: forever */
 }
 
-static void dlle_child(void *arg)
-{
-    (void)arg;
-    start(2, dlle_main, NULL);
-    printf("gort_run returned\n");
-}
-
 TEST_IMPL(deadlock_after_locked_exit)
 {
-    expect_child(dlle_child, NULL, 2,
-                 "fatal error: all goroutines are asleep - deadlock!",
-                 "gort_run returned", 20);
+    expect_deadlock(dlle_main);
     return 0;
 }
 
