@@ -1139,7 +1139,8 @@ static __attribute__((noinline)) bool stack_scavenge(struct p *pp,
 }
 
 /* Makes gp the running goroutine of mp (which holds pp). */
-static inline __attribute__((always_inline)) void startg(struct m *mp, struct p *pp, struct g *gp, bool inherit)
+static inline __attribute__((always_inline)) void
+startg(struct m *mp, struct p *pp, struct g *gp, bool inherit)
 {
     if (unlikely(gp->sp == NULL)) {
         /* First run: take the reserved stack (custom-sized stacks were

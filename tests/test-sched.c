@@ -1384,13 +1384,21 @@ static bool thread_exists(pid_t tid)
     return stat(path, &sb) == 0;
 }
 
+/* Starts n goroutines of fn, each ending with a done on lkx_wg, and
+ * waits for them. */
+static void lkx_run(void (*fn)(void *), int n)
+{
+    gort_waitgroup_add(&lkx_wg, n);
+    for (int i = 0; i < n; i++)
+        ASSERT_GT(gort_go(fn, NULL), 0);
+    gort_waitgroup_wait(&lkx_wg);
+}
+
 static void lkx_main(void *arg)
 {
     (void)arg;
     for (int round = 0; round < 5; round++) {
-        gort_waitgroup_add(&lkx_wg, 1);
-        ASSERT_GT(gort_go(lkx_exit_locked, NULL), 0);
-        gort_waitgroup_wait(&lkx_wg);
+        lkx_run(lkx_exit_locked, 1);
         wait_num_goroutine(1);
         pid_t t = lkx_tid;
         ASSERT_NE(t, gettid_());
@@ -1400,10 +1408,7 @@ static void lkx_main(void *arg)
 
         /* And the program still works, on both Ps. */
         lkx_count = 0;
-        gort_waitgroup_add(&lkx_wg, 1000);
-        for (int i = 0; i < 1000; i++)
-            ASSERT_GT(gort_go(lkx_count_fn, NULL), 0);
-        gort_waitgroup_wait(&lkx_wg);
+        lkx_run(lkx_count_fn, 1000);
         ASSERT_EQ(lkx_count, 1000);
     }
     wait_num_goroutine(1);
@@ -1424,15 +1429,10 @@ static void lkxs_main(void *arg)
 {
     (void)arg;
     for (int round = 0; round < 2000; round++) {
-        gort_waitgroup_add(&lkx_wg, 1);
-        ASSERT_GT(gort_go(lkx_exit_locked, NULL), 0);
-        gort_waitgroup_wait(&lkx_wg);
+        lkx_run(lkx_exit_locked, 1);
         /* Short-lived goroutines, so that Ms spin and go idle about the
          * time the next locked one's thread exits. */
-        gort_waitgroup_add(&lkx_wg, 8);
-        for (int i = 0; i < 8; i++)
-            ASSERT_GT(gort_go(lkx_count_fn, NULL), 0);
-        gort_waitgroup_wait(&lkx_wg);
+        lkx_run(lkx_count_fn, 8);
     }
     wait_num_goroutine(1);
 }
